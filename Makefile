@@ -1,0 +1,38 @@
+# `make run` and `make test` each do all their own set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+AZURITE_VERSION := 3.35.0
+AZURITE := .tools/node_modules/.bin/azurite-blob
+STORAGE ?= ./data
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: run test lint check venv azurite clean bench
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e . --group dev
+	touch $@
+
+azurite: $(AZURITE)
+
+$(AZURITE):
+	npm install --silent --no-audit --no-fund --prefix .tools azurite@$(AZURITE_VERSION)
+
+run: venv
+	$(BIN)/blobpi serve --storage $(STORAGE) --port $(PORT)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: venv azurite lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

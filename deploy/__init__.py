@@ -1,0 +1,1 @@
+"""blobpi's deploy package."""

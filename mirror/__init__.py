@@ -1,0 +1,1 @@
+"""blobpi's index: the model, its rendering, the blob store and the server."""

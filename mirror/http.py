@@ -1,0 +1,82 @@
+"""Pure HTTP helpers for the server: byte ranges (RFC 9110 14), ETags (13.1.2), encodings."""
+
+from __future__ import annotations
+
+__all__ = ["Unsatisfiable", "accepts_gzip", "etag_matches", "parse_range"]
+
+
+class Unsatisfiable(ValueError):
+    """The range starts past the end: answer 416."""
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one byte range asked for, as (start, end inclusive); None to send the whole file.
+
+    Multiple ranges and malformed headers are ignored (RFC 9110 allows sending all of it).
+
+    >>> parse_range("bytes=0-99", 1000)
+    (0, 99)
+    >>> parse_range("bytes=-100", 1000)
+    (900, 999)
+    >>> parse_range("bytes=900-", 1000)
+    (900, 999)
+    """
+    if header is None:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if not first:  # suffix range: the last N bytes
+            length = int(last)
+            if length <= 0:
+                raise Unsatisfiable(header)
+            return max(0, size - length), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start < 0 or end < start:
+        return None
+    if start >= size:
+        raise Unsatisfiable(header)
+    return start, min(end, size - 1)
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Weak comparison for ``If-None-Match`` (RFC 9110 13.1.2).
+
+    >>> etag_matches('W/"abc", "def"', '"abc"')
+    True
+    """
+    if if_none_match is None:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    wanted = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return etag.removeprefix("W/") in wanted
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether ``Accept-Encoding`` admits gzip.
+
+    >>> accepts_gzip("br;q=1.0, gzip;q=0.5")
+    True
+    >>> accepts_gzip("gzip;q=0")
+    False
+    """
+    for part in (accept_encoding or "").split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        if coding.lower() in ("gzip", "x-gzip"):
+            for param in params:
+                key, _, value = param.partition("=")
+                if key.strip().lower() == "q":
+                    try:
+                        return float(value) > 0
+                    except ValueError:
+                        return False
+            return True
+    return False

@@ -1,0 +1,1 @@
+"""blobpi's sync package."""

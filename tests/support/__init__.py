@@ -1,0 +1,1 @@
+"""Test support: real processes (Azurite, the server, pip, uv) and real distributions."""
