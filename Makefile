@@ -23,7 +23,10 @@ azurite: $(AZURITE)
 $(AZURITE):
 	npm install --silent --no-audit --no-fund --prefix .tools azurite@$(AZURITE_VERSION)
 
+# Sync the example allow-list (allowlist.txt, locked from allowlist.in) from the upstream
+# index pip is configured with, then serve it. A second run is a quick no-op sync.
 run: venv
+	$(BIN)/blobpi sync --allowlist allowlist.txt --config blobpi.toml --storage $(STORAGE)
 	$(BIN)/blobpi serve --storage $(STORAGE) --port $(PORT)
 
 lint: venv

@@ -10,7 +10,8 @@ MirrorError
  ├── HashMismatch           (ValueError)     bytes did not match the expected digest
  ├── StorageUnavailable                       the store cannot be reached or refused access
  ├── UploadRejected         (ValueError)     a distribution that may not be stored
- └── UpstreamUnavailable                      the upstream index failed (HTTP 502)
+ ├── UpstreamUnavailable                      the upstream index failed (HTTP 502)
+ └── LeaseHeld                                another sync holds the lease
 
 Messages are one line and quote user input with ``!r``, so a hostile value cannot
 forge a second log line.
@@ -24,6 +25,7 @@ __all__ = [
     "ConfigError",
     "HashMismatch",
     "InvalidName",
+    "LeaseHeld",
     "MirrorError",
     "PreconditionFailed",
     "ProjectNotFound",
@@ -75,3 +77,7 @@ class UploadRejected(MirrorError, ValueError):
 
 class UpstreamUnavailable(MirrorError):
     pass
+
+
+class LeaseHeld(MirrorError):
+    """Another writer holds the lease (``state/sync.lock``): a second sync waits or exits."""

@@ -1,0 +1,284 @@
+"""Run a sync: read the pages, plan each project, fetch, then write in the crash-safe order.
+
+Write order (DESIGN.md): file blobs, then their ``.metadata``, then each project's pages
+(``mirror.pages.update_project``, compare-and-swap, local yanks re-applied), then the root
+page, then the state under ``state/``. A kill at any moment leaves pages that link only to
+complete, verified blobs; the next run finds the blobs already there and converges. A run
+with nothing changed upstream or in the allow-list sends read requests only and writes
+nothing (not even its report).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from packaging.version import Version
+
+from mirror.errors import BlobNotFound, MirrorError
+from mirror.lease import hold_lease
+from mirror.model import File, ProjectList, ProjectPage
+from mirror.names import parse_distribution_filename
+from mirror.pages import read_project, read_projects, update_project, update_root
+from mirror.storage import BlobStore
+from mirror.yanks import apply_yanks, read_yanks
+from sync.allowlist import Entry
+from sync.config import SyncConfig
+from sync.fetch import fetch_file
+from sync.plan import ProjectPlan, due_deletes, inputs_digest, plan_project, shard_of
+from sync.report import Progress, Report
+from sync.upstream import Upstream
+
+__all__ = ["run_sync"]
+
+log = logging.getLogger("blobpi.sync")
+
+
+@dataclasses.dataclass(slots=True)
+class _Run:
+    store: BlobStore
+    upstream: Upstream
+    config: SyncConfig
+    now: dt.datetime
+    report: Report
+    progress: Progress
+    previous: dict[str, Any]
+    projects: dict[str, Any] = dataclasses.field(default_factory=dict)  # new per-project state
+    pending: dict[str, str] = dataclasses.field(default_factory=dict)  # pruned blob -> when
+    listed: set[str] = dataclasses.field(default_factory=set)  # projects with a mirror page
+    unlisted: set[str] = dataclasses.field(default_factory=set)  # pages this run removed
+
+
+def _state_paths(suffix: str) -> tuple[str, str]:
+    return f"state/sync{suffix}.json", f"state/report{suffix}.json"
+
+
+async def _read_state(store: BlobStore, path: str) -> dict[str, Any]:
+    try:
+        blob = await store.get(path)
+    except BlobNotFound:
+        return {"projects": {}, "pending": {}}
+    assert blob is not None
+    return dict(json.loads(blob.data))
+
+
+def _plan_summary(plan: ProjectPlan) -> dict[str, Any]:
+    return {
+        "fetch": [w.upstream.filename for w in plan.fetch],
+        "keep": [f.filename for f in plan.keep],
+        "drop": [f.filename for f in plan.drop],
+        "errors": list(plan.errors),
+    }
+
+
+async def _fetch_all(run: _Run, plan: ProjectPlan) -> list[File]:
+    fetched: list[File] = []
+
+    async def _one(wanted: Any) -> None:
+        try:
+            file, downloaded = await fetch_file(
+                run.store, run.upstream, wanted, lambda n: run.progress.advance(nbytes=n)
+            )
+        except MirrorError as e:
+            run.report.failed.append(f"{wanted.upstream.filename}: {e}")
+            return
+        fetched.append(file)
+        run.progress.advance(files=1)
+        if downloaded:
+            run.report.added.append(wanted.path)
+            run.report.bytes += downloaded
+            run.report.writes += 1
+
+    async with anyio.create_task_group() as group:
+        for wanted in plan.fetch:
+            group.start_soon(_one, wanted)
+    return fetched
+
+
+async def _sync_project(run: _Run, name: Any, entries: Sequence[Entry]) -> None:
+    report, config = run.report, run.config
+    current = await read_project(run.store, name)
+    previous = run.previous["projects"].get(name)
+    if current is not None and current.origin == "private":
+        report.private.append(
+            f"{name!r} holds private uploads, so upstream files are never merged into it "
+            "(dependency confusion): remove it from the allow-list or rename the private project"
+        )
+        return
+    digest = inputs_digest(entries, config.filters)
+    etag = previous.get("etag") if previous and previous["digest"] == digest and current else None
+    try:
+        found = await run.upstream.project(name, etag)
+    except MirrorError as e:
+        report.failed.append(str(e))
+        if previous:  # keep what is mirrored: an unreachable page is no reason to prune
+            run.projects[name] = {**previous, "etag": None}
+        if current is not None:
+            run.listed.add(name)
+        return
+    if found is None:
+        report.unchanged += 1
+        run.projects[name] = previous
+        run.listed.add(name)
+        return
+    plan = plan_project(
+        name, entries, found.files, current.files if current else (), config.filters, run.now
+    )
+    report.skipped += plan.skipped
+    report.notes.extend(plan.notes)
+    report.failed.extend(plan.errors)
+    if report.dry_run:
+        report.plan[name] = _plan_summary(plan)
+        return
+    fetched = await _fetch_all(run, plan)
+    files = [*plan.keep, *fetched]
+    yanks = (await read_yanks(run.store, name))[0]
+
+    def _change(page: ProjectPage | None) -> ProjectPage | None:
+        if page is not None and page.origin == "private":
+            return page  # uploaded since we looked: never merged
+        if not files:
+            return None if page is not None and page.origin == "mirror" else page
+        versions = [str(_version(f.filename)) for f in files]
+        serial = found.serial if found.serial is not None else (page.last_serial if page else None)
+        new = ProjectPage.build(name, files, versions, origin="mirror", last_serial=serial)
+        return apply_yanks(new, yanks)
+
+    before = current
+    after = await update_project(run.store, name, _change)
+    if after != before:
+        report.writes += 2  # the JSON and HTML pages
+    if after is not None and after.origin == "mirror":
+        run.listed.add(name)
+    elif after is None:
+        run.unlisted.add(name)
+    for dropped in plan.drop:
+        report.pruned.append(dropped.filename)
+        if dropped.blob_path:
+            run.pending.setdefault(dropped.blob_path, run.now.isoformat())
+    clean = not plan.errors and len(fetched) == len(plan.fetch)
+    run.projects[name] = {
+        "etag": found.etag if clean else None,
+        "serial": found.serial,
+        "digest": digest,
+    }
+
+
+def _version(filename: str) -> Version:
+    return parse_distribution_filename(filename).version
+
+
+async def _remove_project(run: _Run, name: Any) -> None:
+    current = await read_project(run.store, name)
+    if current is None or current.origin != "mirror":
+        return
+    await update_project(
+        run.store, name, lambda page: None if page and page.origin == "mirror" else page
+    )
+    run.report.writes += 2
+    run.report.removed_projects.append(name)
+    for file in current.files:
+        run.report.pruned.append(file.filename)
+        if file.blob_path:
+            run.pending.setdefault(file.blob_path, run.now.isoformat())
+
+
+async def _delete_due(run: _Run) -> None:
+    grace = dt.timedelta(hours=run.config.grace_hours)
+    due, run.pending = due_deletes(run.pending, run.now, grace)
+    for path in due:
+        for blob in (path, path + ".metadata", path + ".provenance"):
+            try:
+                await run.store.delete(blob)
+                run.report.writes += 1
+            except BlobNotFound:
+                continue
+        run.report.deleted.append(path)
+
+
+async def _body(run: _Run, entries: Sequence[Entry]) -> None:
+    config, report = run.config, run.report
+    by_name: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        if shard_of(entry.name, config.shard.count) == config.shard.index:
+            by_name[entry.name].append(entry)
+    report.projects = len(by_name)
+    run.pending = dict(run.previous.get("pending", {}))
+    limit = anyio.CapacityLimiter(config.concurrency)
+
+    async def _limited(name: str, group: Sequence[Entry]) -> None:
+        async with limit:
+            await _sync_project(run, name, group)
+
+    async with anyio.create_task_group() as tasks:
+        for name, group in sorted(by_name.items()):
+            tasks.start_soon(_limited, name, group)
+    if report.dry_run:
+        return
+    removed = sorted(set(run.previous["projects"]) - set(by_name))
+    for name in removed:
+        await _remove_project(run, name)
+    gone = set(report.removed_projects) | run.unlisted
+    root_before = await read_projects(run.store)
+    await update_root(run.store, lambda pl: ProjectList.of((set(pl.projects) - gone) | run.listed))
+    if await read_projects(run.store) != root_before:
+        report.writes += 2
+    await _delete_due(run)
+
+
+async def run_sync(
+    store: BlobStore,
+    config: SyncConfig,
+    entries: Sequence[Entry],
+    *,
+    dry_run: bool = False,
+    wait: float = 0.0,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Make the container hold what ``entries`` allow; the report says what happened."""
+    started = time.monotonic()
+    report = Report(shard=f"{config.shard.index}/{config.shard.count}", dry_run=dry_run)
+    state_path, report_path = _state_paths(config.shard.suffix)
+    async with Upstream(
+        config.upstream,
+        timeout=config.timeout,
+        retries=config.retries,
+        concurrency=config.concurrency,
+    ) as upstream:
+        previous = await _read_state(store, state_path)
+        run = _Run(
+            store,
+            upstream,
+            config,
+            (now or dt.datetime.now(dt.UTC)),
+            report,
+            progress or Progress(),
+            previous,
+        )
+        try:
+            if dry_run:
+                await _body(run, entries)
+            else:
+                async with hold_lease(store, config.shard.suffix, wait):
+                    await _body(run, entries)
+                    state = {"projects": run.projects, "pending": run.pending}
+                    if state != previous:
+                        await store.put(state_path, json.dumps(state, sort_keys=True).encode())
+                        report.writes += 1
+                    report.requests = upstream.requests
+                    report.seconds = round(time.monotonic() - started, 3)
+                    if report.changed:
+                        await store.put(report_path, report.to_json())
+        finally:
+            run.progress.close()
+    report.requests = upstream.requests
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
