@@ -252,6 +252,7 @@ async def run_sync(
         timeout=config.timeout,
         retries=config.retries,
         concurrency=config.concurrency,
+        backoff=config.backoff,
     ) as upstream:
         previous = await _read_state(store, state_path)
         run = _Run(

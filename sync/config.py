@@ -82,6 +82,7 @@ class SyncConfig:
     grace_hours: float = 168.0  # how long a pruned file stays before its blob is deleted
     timeout: float = 60.0  # seconds per upstream request (connect and each read)
     retries: int = 4
+    backoff: float = 0.5  # seconds before the first retry; doubles each time
 
 
 def parse_size(raw: str | int) -> int:

@@ -146,10 +146,15 @@ def _requires_python_ok(file: File, filters: Filters) -> bool:
     )
 
 
+def _prereleases(entry: Entry, filters: Filters) -> bool:
+    """PEP 440: pre-releases only when allowed, or when the line itself names one."""
+    return bool(filters.prereleases or entry.specifier.prereleases)
+
+
 def _ranged_ok(
     file: File, version: Version, entry: Entry, filters: Filters, now: dt.datetime
 ) -> bool:
-    if not entry.specifier.contains(version, prereleases=True if filters.prereleases else None):
+    if not entry.specifier.contains(version, prereleases=_prereleases(entry, filters)):
         return False
     if filters.max_file_size and (file.size or 0) > filters.max_file_size:
         return False
@@ -181,7 +186,10 @@ def _select(
             not e.hashes and _ranged_ok(file, version, e, filters, now) for e in entries
         ):
             ranged[file.filename] = (version, file)
-        elif any(not e.hashes and e.specifier.contains(version) for e in entries):
+        elif any(
+            not e.hashes and e.specifier.contains(version, prereleases=_prereleases(e, filters))
+            for e in entries
+        ):
             skipped += 1  # a line names it, a filter left it out
     if filters.latest:
         newest = sorted({v for v, _ in ranged.values()}, reverse=True)[: filters.latest]

@@ -1,0 +1,276 @@
+"""``sync.apply.run_sync`` end to end: a real local upstream, both stores (local, Azurite)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mirror.errors import BlobNotFound, LeaseHeld
+from mirror.lease import hold_lease
+from mirror.model import ProjectPage
+from mirror.pages import read_project, read_projects
+from mirror.publish import publish
+from mirror.storage import BlobStore
+from mirror.yanks import yanks_path
+from sync.allowlist import parse_allowlist
+from sync.apply import run_sync
+from sync.config import Filters, Shard, SyncConfig
+from sync.report import Report
+from tests.support.dists import build_sdist, build_wheel
+from tests.support.upstream import Dist, LocalUpstream
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclasses.dataclass
+class World:
+    upstream: LocalUpstream
+    dists: dict[str, Dist]
+    tmp: Path
+
+    def config(self, **changes: object) -> SyncConfig:
+        base = SyncConfig(
+            upstream=self.upstream.index_url,
+            filters=Filters(python_versions=("3.10", "3.12")),
+            timeout=1.0,
+            retries=2,
+            backoff=0.01,
+        )
+        return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+    def pin(self, *filenames: str) -> str:
+        """Lock lines (name==version --hash ...) for these files."""
+        lines = []
+        for filename in filenames:
+            dist = self.dists[filename]
+            name, version = filename.split("-")[0], filename.split("-")[1].removesuffix(".tar.gz")
+            lines.append(f"{name}=={version} --hash=sha256:{dist.sha256}")
+        return "\n".join(lines)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    built = tmp_path / "dists"
+    with LocalUpstream.start() as upstream:
+        dists = {
+            p.name: upstream.add(p)
+            for p in (
+                build_wheel(built, "alpha", "1.0"),
+                build_sdist(built, "alpha", "1.0"),
+                build_wheel(built, "alpha", "2.0", requires=["beta"]),
+                build_wheel(built, "beta", "0.5"),
+                build_wheel(built, "beta", "0.6rc1"),
+            )
+        }
+        dists["gamma-1.0-py3-none-any.whl"] = upstream.add(
+            build_wheel(built, "gamma", "1.0"), metadata=False, flat=True
+        )
+        yield World(upstream, dists, tmp_path)
+
+
+async def _sync(store: BlobStore, world: World, text: str, **changes: object) -> Report:
+    dry_run = bool(changes.pop("dry_run", False))
+    return await run_sync(store, world.config(**changes), parse_allowlist(text), dry_run=dry_run)
+
+
+async def _listing(store: BlobStore) -> dict[str, str]:
+    return {info.path: info.etag async for info in store.list()}
+
+
+async def _page(store: BlobStore, name: str) -> ProjectPage:
+    page = await read_project(store, name)  # type: ignore[arg-type]
+    assert page is not None
+    return page
+
+
+async def test_sync__hashed_and_ranged_lines_mirror_exactly_their_files(
+    store: BlobStore, world: World
+) -> None:
+    text = world.pin("alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz") + "\nbeta\ngamma"
+    report = await _sync(store, world, text)
+    assert report.ok, report.failed
+    alpha = await _page(store, "alpha")
+    assert [f.filename for f in alpha.files] == ["alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz"]
+    assert alpha.origin == "mirror"
+    beta = await _page(store, "beta")
+    assert [f.filename for f in beta.files] == ["beta-0.5-py3-none-any.whl"]  # no pre-release
+    for page in (alpha, beta, await _page(store, "gamma")):
+        for file in page.files:
+            assert file.blob_path is not None
+            info = await store.head(file.blob_path)
+            assert info.metadata["sha256"] == file.sha256
+            assert info.metadata["origin"] == "mirror"
+            if file.filename.endswith(".whl"):
+                blob = await store.get(file.blob_path + ".metadata")
+                assert blob is not None and isinstance(file.core_metadata, dict)
+                assert hashlib.sha256(blob.data).hexdigest() == file.core_metadata["sha256"]
+    # The upstream path shape is kept; a flat upstream URL becomes a content path.
+    wheel = world.dists["alpha-1.0-py3-none-any.whl"]
+    assert alpha.files[0].blob_path == wheel.url_path.lstrip("/")
+    gamma_file = (await _page(store, "gamma")).files[0]
+    assert gamma_file.blob_path is not None and gamma_file.blob_path.startswith("packages/")
+    assert (await read_projects(store)).projects == ("alpha", "beta", "gamma")
+
+
+async def test_sync__noop_resync_makes_conditional_reads_and_zero_writes(
+    store: BlobStore, world: World
+) -> None:
+    text = "alpha\nbeta"
+    assert (await _sync(store, world, text)).ok
+    before = await _listing(store)
+    requests_before = len(world.upstream.requests)
+    report = await _sync(store, world, text)
+    assert report.ok and report.writes == 0 and report.unchanged == 2
+    assert await _listing(store) == before
+    assert world.upstream.requests[requests_before:] == [
+        ("GET", "/simple/alpha/"),
+        ("GET", "/simple/beta/"),
+    ]
+    # Without ETags (the real upstream sends none) it still writes nothing.
+    world.upstream.etags = False
+    report = await _sync(store, world, text)
+    assert report.ok and report.writes == 0 and await _listing(store) == before
+
+
+async def test_sync__wrong_hash_from_upstream_is_an_error_and_stores_nothing(
+    store: BlobStore, world: World
+) -> None:
+    dist = world.dists["beta-0.5-py3-none-any.whl"]
+    world.upstream.fail(dist.url_path, "corrupt", "corrupt", "corrupt")
+    report = await _sync(store, world, "beta")
+    assert not report.ok
+    assert any("do not match the sha256" in f for f in report.failed)
+    with pytest.raises(BlobNotFound):
+        await store.head(dist.url_path.lstrip("/"))
+    assert await read_project(store, "beta") is None  # type: ignore[arg-type]
+
+
+async def test_sync__lock_hash_the_upstream_lacks_is_an_error(
+    store: BlobStore, world: World
+) -> None:
+    report = await _sync(store, world, "beta==0.5 --hash=sha256:" + "0" * 64)
+    assert not report.ok and "offers no file with sha256" in report.failed[0]
+
+
+@pytest.mark.parametrize("fault", ["500", "truncate", "slow", "corrupt"])
+async def test_sync__transient_faults_are_retried(
+    store: BlobStore, world: World, fault: str
+) -> None:
+    world.upstream.slow_seconds = 1.5  # over the 1 s timeout
+    dist = world.dists["beta-0.5-py3-none-any.whl"]
+    world.upstream.fail(dist.url_path, fault)  # type: ignore[arg-type]
+    world.upstream.fail("/simple/beta/", fault if fault in ("500", "slow") else "500")  # type: ignore[arg-type]
+    report = await _sync(store, world, "beta")
+    assert report.ok, report.failed
+    assert [f.filename for f in (await _page(store, "beta")).files] == [dist.filename]
+
+
+async def test_sync__persistent_500_and_malformed_page_fail_that_project_only(
+    store: BlobStore, world: World
+) -> None:
+    world.upstream.fail("/simple/alpha/", "malformed")
+    world.upstream.fail("/simple/gamma/", "500", "500", "500")
+    report = await _sync(store, world, "alpha\nbeta\ngamma\nnosuch")
+    assert not report.ok
+    failed = " ".join(report.failed)
+    assert "'alpha' is malformed" in failed and "failed 3 times" in failed
+    assert "no project 'nosuch'" in failed
+    assert (await read_projects(store)).projects == ("beta",)
+
+
+async def test_sync__prune_removes_from_pages_at_once_and_deletes_after_grace(
+    store: BlobStore, world: World
+) -> None:
+    assert (await _sync(store, world, "alpha\nbeta")).ok
+    alpha_blobs = [f.blob_path for f in (await _page(store, "alpha")).files]
+    report = await _sync(store, world, "alpha<2\n")
+    assert report.ok and report.removed_projects == ["beta"]
+    assert (await read_projects(store)).projects == ("alpha",)
+    assert [f.filename for f in (await _page(store, "alpha")).files] == [
+        "alpha-1.0-py3-none-any.whl",
+        "alpha-1.0.tar.gz",
+    ]
+    assert len(report.pruned) == 2 and report.deleted == []
+    for path in alpha_blobs:
+        assert path is not None
+        await store.head(path)  # still there: the grace period has not passed
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
+    report = await run_sync(store, world.config(), parse_allowlist("alpha<2"), now=later)
+    assert len(report.deleted) == 2
+    with pytest.raises(BlobNotFound):
+        await store.head(str(alpha_blobs[-1]))
+
+
+async def test_sync__upstream_yank_and_deletion_are_reported_local_yank_survives(
+    store: BlobStore, world: World
+) -> None:
+    assert (await _sync(store, world, "alpha")).ok
+    await store.put(yanks_path("alpha"), json.dumps({"alpha-1.0.tar.gz": "local"}).encode())  # type: ignore[arg-type]
+    world.upstream.yank("alpha-2.0-py3-none-any.whl", "broken")
+    world.upstream.remove("alpha-1.0-py3-none-any.whl")
+    report = await _sync(store, world, "alpha")
+    assert report.ok
+    notes = " ".join(report.notes)
+    assert "yanked upstream" in notes and "deleted upstream" in notes
+    page = await _page(store, "alpha")
+    yanked = {f.filename: f.yanked for f in page.files}
+    assert yanked == {
+        "alpha-1.0-py3-none-any.whl": False,  # kept though deleted upstream
+        "alpha-1.0.tar.gz": "local",
+        "alpha-2.0-py3-none-any.whl": "broken",
+    }
+
+
+async def test_sync__private_project_is_never_merged(store: BlobStore, world: World) -> None:
+    private = build_wheel(world.tmp / "private", "beta", "9.0")
+    with private.open("rb") as f:
+        await publish(store, private.name, f, max_bytes=1 << 20)
+    report = await _sync(store, world, "alpha\nbeta")
+    assert not report.ok and "private uploads" in report.private[0]
+    page = await _page(store, "beta")
+    assert page.origin == "private" and [f.filename for f in page.files] == [private.name]
+    assert (await read_projects(store)).projects == ("alpha", "beta")
+
+
+async def test_sync__second_concurrent_sync_exits_with_a_clear_message(
+    store: BlobStore, world: World
+) -> None:
+    async with hold_lease(store):
+        with pytest.raises(LeaseHeld, match="another sync holds the lease 'state/sync.lock'"):
+            await _sync(store, world, "alpha")
+        # Another shard has its own lease, so it may run meanwhile.
+        assert (await _sync(store, world, "alpha", shard=Shard(1, 2))).ok
+
+
+async def test_sync__shards_together_publish_every_project(store: BlobStore, world: World) -> None:
+    text = "alpha\nbeta\ngamma"
+    reports = [await _sync(store, world, text, shard=Shard(k, 2)) for k in (1, 2)]
+    assert all(r.ok for r in reports) and sum(r.projects for r in reports) == 3
+    assert (await read_projects(store)).projects == ("alpha", "beta", "gamma")
+    assert {info.path async for info in store.list("state/sync")} >= {
+        "state/sync-1-of-2.json",
+        "state/sync-2-of-2.json",
+    }
+
+
+async def test_sync__dry_run_plans_and_writes_nothing(store: BlobStore, world: World) -> None:
+    report = await _sync(store, world, "alpha\nbeta", dry_run=True)
+    assert report.ok and report.plan["beta"]["fetch"] == ["beta-0.5-py3-none-any.whl"]
+    assert await _listing(store) == {}
+
+
+async def test_sync__metadata_from_upstream_is_hash_checked(store: BlobStore, world: World) -> None:
+    dist = world.dists["beta-0.5-py3-none-any.whl"]
+    assert dist.metadata is not None
+    world.upstream.fail(dist.url_path + ".metadata", "corrupt", "corrupt", "corrupt")
+    report = await _sync(store, world, "beta")
+    assert not report.ok and ".metadata of 'beta-0.5-py3-none-any.whl'" in report.failed[0]
+    # The next run, with a sound upstream, converges.
+    report = await _sync(store, world, "beta")
+    assert report.ok and (await _page(store, "beta")).files[0].core_metadata

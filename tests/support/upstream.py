@@ -1,0 +1,290 @@
+"""A real local upstream index for the sync tests: an HTTP server on a loopback port over
+wheels and sdists that the tests build (tests/support/dists.py).
+
+It speaks PEP 691 JSON and PEP 503 HTML (by ``Accept``), with optional ``ETag``/304,
+``X-PyPI-Last-Serial``, PEP 658 ``.metadata`` files and ``core-metadata`` keys, yanked files,
+files under the public index's ``packages/xx/yy/<hex>/`` shape or elsewhere, and fault
+injection: HTTP 500s, slow answers (timeouts), truncated bodies, wrong bytes, malformed pages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import html
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Literal
+
+from packaging.utils import canonicalize_name
+
+from mirror.distribution import inspect_distribution
+from mirror.names import parse_distribution_filename
+
+Fault = Literal["500", "slow", "truncate", "corrupt", "malformed"]
+
+
+@dataclasses.dataclass
+class Dist:
+    path: Path
+    sha256: str
+    size: int
+    url_path: str
+    yanked: bool | str = False
+    metadata: bytes | None = None  # served as <file>.metadata when set
+    upload_time: dt.datetime = dataclasses.field(
+        default_factory=lambda: dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    )
+    requires_python: str | None = None
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+
+class LocalUpstream:
+    """Use ``with LocalUpstream.start() as up:``; ``up.index_url`` is the simple index."""
+
+    def __init__(self) -> None:
+        self.dists: dict[str, Dist] = {}
+        self.etags = True  # send ETag and honour If-None-Match
+        self.serials = True  # send X-PyPI-Last-Serial
+        self.core_metadata_keys = True  # advertise .metadata in pages (PEP 658/714)
+        self.html_only = False  # serve PEP 503 HTML whatever the Accept header says
+        self.slow_seconds = 3.0
+        self.faults: dict[str, list[Fault]] = {}  # URL path -> faults to serve, in order
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.serial = 1
+        self.lock = threading.Lock()
+        self.port = 0
+
+    # --- content -----------------------------------------------------------------------
+    def add(
+        self,
+        path: Path,
+        *,
+        yanked: bool | str = False,
+        metadata: bool = True,
+        flat: bool = False,
+        upload_time: dt.datetime | None = None,
+    ) -> Dist:
+        """Serve a built file; ``flat`` puts it at ``/files/<name>`` instead of ``/packages``."""
+        sha256, blake2, size = hashlib.sha256(), hashlib.blake2b(digest_size=32), 0
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                sha256.update(chunk)
+                blake2.update(chunk)
+                size += len(chunk)
+        blake = blake2.hexdigest()
+        url_path = (
+            f"/files/{path.name}"
+            if flat
+            else f"/packages/{blake[:2]}/{blake[2:4]}/{blake[4:]}/{path.name}"
+        )
+        with path.open("rb") as f:
+            inspected = inspect_distribution(path.name, f)
+        dist = Dist(
+            path,
+            sha256.hexdigest(),
+            size,
+            url_path,
+            yanked,
+            inspected.metadata if metadata and path.name.endswith(".whl") else None,
+            upload_time or dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+            inspected.requires_python,
+        )
+        with self.lock:
+            self.dists[path.name] = dist
+            self.serial += 1
+        return dist
+
+    def remove(self, filename: str) -> None:
+        with self.lock:
+            del self.dists[filename]
+            self.serial += 1
+
+    def yank(self, filename: str, reason: bool | str = True) -> None:
+        with self.lock:
+            self.dists[filename].yanked = reason
+            self.serial += 1
+
+    def fail(self, path: str, *faults: Fault) -> None:
+        """Serve these faults, one per request, for ``path`` (a page or file URL path)."""
+        with self.lock:
+            self.faults.setdefault(path, []).extend(faults)
+
+    def page_path(self, project: str) -> str:
+        return f"/simple/{canonicalize_name(project)}/"
+
+    @property
+    def index_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/simple/"
+
+    def count(self, prefix: str = "", method: str = "GET") -> int:
+        return sum(1 for m, p in self.requests if m == method and p.startswith(prefix))
+
+    # --- rendering -----------------------------------------------------------------------
+    def _project_dists(self, name: str) -> list[Dist]:
+        return sorted(
+            (
+                d
+                for d in self.dists.values()
+                if parse_distribution_filename(d.filename).name == name
+            ),
+            key=lambda d: d.filename,
+        )
+
+    def _json(self, name: str, dists: list[Dist]) -> bytes:
+        files = []
+        for d in dists:
+            entry: dict[str, object] = {
+                "filename": d.filename,
+                "url": "../.." + d.url_path,  # relative, as PEP 691 allows
+                "hashes": {"sha256": d.sha256},
+                "requires-python": d.requires_python,
+                "yanked": d.yanked,
+                "size": d.size,
+                "upload-time": d.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            }
+            if d.metadata is not None and self.core_metadata_keys:
+                entry["core-metadata"] = {"sha256": hashlib.sha256(d.metadata).hexdigest()}
+            files.append(entry)
+        versions = sorted({str(parse_distribution_filename(d.filename).version) for d in dists})
+        meta: dict[str, object] = {"api-version": "1.1"}
+        return json.dumps(
+            {"meta": meta, "name": name, "files": files, "versions": versions}
+        ).encode()
+
+    def _html(self, name: str, dists: list[Dist]) -> bytes:
+        links = []
+        for d in dists:
+            attrs = f'href="../..{d.url_path}#sha256={d.sha256}"'
+            if d.requires_python:
+                attrs += f' data-requires-python="{html.escape(d.requires_python)}"'
+            if d.yanked:
+                reason = d.yanked if isinstance(d.yanked, str) else ""
+                attrs += f' data-yanked="{html.escape(reason)}"'
+            if d.metadata is not None and self.core_metadata_keys:
+                attrs += f' data-core-metadata="sha256={hashlib.sha256(d.metadata).hexdigest()}"'
+            links.append(f"<a {attrs}>{d.filename}</a><br/>")
+        body = f"<!DOCTYPE html><html><body><h1>{name}</h1>{''.join(links)}</body></html>"
+        return body.encode()
+
+    # --- serving -----------------------------------------------------------------------
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_HEAD(self) -> None:
+                self.do_GET()
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                with upstream.lock:
+                    upstream.requests.append((self.command, path))
+                    queue = upstream.faults.get(path) or []
+                    fault = queue.pop(0) if queue else None
+                if fault == "500":
+                    return self._send(500, b"injected failure", {})
+                if fault == "slow":
+                    time.sleep(upstream.slow_seconds)
+                match = re.fullmatch(r"/simple/([^/]+)/", path)
+                if match:
+                    return self._page(match[1], fault)
+                with upstream.lock:
+                    found = [d for d in upstream.dists.values() if path.startswith(d.url_path)]
+                for dist in found:
+                    if path == dist.url_path:
+                        return self._file(dist.path, fault)
+                    if path == dist.url_path + ".metadata" and dist.metadata is not None:
+                        return self._send(200, dist.metadata, {})
+                self._send(404, b"not found", {})
+
+            def _page(self, raw_name: str, fault: Fault | None) -> None:
+                name = canonicalize_name(raw_name)
+                if name != raw_name:
+                    return self._send(301, b"", {"Location": upstream.page_path(name)})
+                with upstream.lock:
+                    dists = upstream._project_dists(name)
+                    serial = upstream.serial
+                if not dists:
+                    return self._send(404, b"no such project", {})
+                wants_json = "json" in self.headers.get("Accept", "") and not upstream.html_only
+                if wants_json:
+                    body = upstream._json(name, dists)
+                    headers = {"Content-Type": "application/vnd.pypi.simple.v1+json"}
+                else:
+                    body = upstream._html(name, dists)
+                    headers = {"Content-Type": "application/vnd.pypi.simple.v1+html"}
+                if fault == "malformed":
+                    body = body[: len(body) // 2]
+                if upstream.serials:
+                    headers["X-PyPI-Last-Serial"] = str(serial)
+                if upstream.etags:
+                    etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+                    headers["ETag"] = etag
+                    if self.headers.get("If-None-Match") == etag:
+                        return self._send(304, b"", headers)
+                self._send(200, body, headers)
+
+            def _file(self, path: Path, fault: Fault | None) -> None:
+                if fault is None:  # stream from disk: files of any size, flat memory
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(path.stat().st_size))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        with path.open("rb") as f:
+                            while chunk := f.read(1 << 20):
+                                self.wfile.write(chunk)
+                    return
+                data = path.read_bytes()
+                if fault == "corrupt":
+                    data = bytes([data[0] ^ 0xFF]) + data[1:]
+                if fault == "truncate":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self._send(200, data, {"Content-Type": "application/octet-stream"})
+
+        return Handler
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls) -> Iterator[LocalUpstream]:
+        upstream = cls()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), upstream._handler())
+        server.daemon_threads = True
+        upstream.port = server.server_address[1]
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield upstream
+        finally:
+            server.shutdown()
+            server.server_close()
