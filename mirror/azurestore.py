@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import io
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -172,8 +173,8 @@ class AzureStore:
                 kwargs = {"etag": if_none_match, "match_condition": MatchConditions.IfModified}
             try:
                 downloader = await blob.download_blob(**kwargs)
-            except ResourceNotModifiedError:
-                return None
+            except (ResourceNotModifiedError, ResourceModifiedError):
+                return None  # 304 from Azure; Azurite answers 412 to a matching If-None-Match
             data = await downloader.readall()
             return Blob(_info(downloader.properties, path, len(data)), data)
 
@@ -215,7 +216,7 @@ class AzureStore:
         blob = self._container.get_blob_client(path)
         conditions: dict[str, Any] = {}
         if create_only:
-            conditions = {"etag": "*", "match_condition": MatchConditions.IfMissing}
+            conditions = {"match_condition": MatchConditions.IfMissing}
         elif if_match is not None:
             conditions = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
         settings = ContentSettings(content_type=content_type) if content_type else None
@@ -225,7 +226,8 @@ class AzureStore:
 
         async def _stage(chunk: bytes) -> None:
             block_id = base64.b64encode(f"{prefix}{len(block_ids):08d}".encode()).decode()
-            await blob.stage_block(block_id, chunk)
+            # a stream, not bytes: aiohttp warns that large bytes bodies block the loop
+            await blob.stage_block(block_id, io.BytesIO(chunk), length=len(chunk))
             block_ids.append(block_id)
 
         async def _write() -> BlobInfo:
