@@ -92,11 +92,8 @@ async def test_publish__refuses_hostile_filenames(
 
 
 async def test_publish__refuses_a_mirrored_name(store: BlobStore, tmp_path: Path) -> None:
-    await update_project(
-        store,
-        "demo",
-        lambda _: ProjectPage(name="demo", origin="mirror"),  # type: ignore[arg-type]
-    )
+    demo = canonicalize_name("demo")
+    await update_project(store, demo, lambda _: ProjectPage(name=demo, origin="mirror"))
     before = await _listing(store)
     with pytest.raises(UploadRejected, match="dependency confusion"):
         await _publish(store, build_wheel(tmp_path, "demo", "1.0"))
