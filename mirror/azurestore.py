@@ -121,7 +121,12 @@ class AzureStore:
         """Azure's exceptions become blobpi's, without the SDK's multi-line messages."""
         try:
             yield
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as e:
+            if getattr(e, "error_code", None) == "ContainerNotFound":
+                raise StorageUnavailable(
+                    f"the container {self._where} does not exist: check the URL, or let "
+                    "'blobpi upload' or 'blobpi sync' create it"
+                ) from None
             raise BlobNotFound(f"no blob {path!r} in {self._where}") from None
         except ResourceModifiedError:
             raise PreconditionFailed(f"blob {path!r} changed while it was updated") from None
@@ -187,7 +192,7 @@ class AzureStore:
         downloader = await self._call(
             path,
             lambda: blob.download_blob(
-                offset=start or None,
+                offset=start if start or length is not None else None,
                 length=length,
                 max_concurrency=1,
             ),
