@@ -134,8 +134,11 @@ async def test_sync__noop_resync_makes_conditional_reads_and_zero_writes(
     ]
     # Without ETags (the real upstream sends none) it still writes nothing.
     world.upstream.etags = False
+    assert (await _sync(store, world, text)).ok  # records that there is no ETag any more
+    before = await _listing(store)
     report = await _sync(store, world, text)
-    assert report.ok and report.writes == 0 and await _listing(store) == before
+    assert report.ok and report.writes == 0 and report.requests == 2
+    assert await _listing(store) == before
 
 
 async def test_sync__wrong_hash_from_upstream_is_an_error_and_stores_nothing(
@@ -268,7 +271,7 @@ async def test_sync__dry_run_plans_and_writes_nothing(store: BlobStore, world: W
 async def test_sync__metadata_from_upstream_is_hash_checked(store: BlobStore, world: World) -> None:
     dist = world.dists["beta-0.5-py3-none-any.whl"]
     assert dist.metadata is not None
-    world.upstream.fail(dist.url_path + ".metadata", "corrupt", "corrupt", "corrupt")
+    world.upstream.fail(dist.url_path + ".metadata", "corrupt")
     report = await _sync(store, world, "beta")
     assert not report.ok and ".metadata of 'beta-0.5-py3-none-any.whl'" in report.failed[0]
     # The next run, with a sound upstream, converges.

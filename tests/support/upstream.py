@@ -218,7 +218,8 @@ class LocalUpstream:
                     if path == dist.url_path:
                         return self._file(dist.path, fault)
                     if path == dist.url_path + ".metadata" and dist.metadata is not None:
-                        return self._send(200, dist.metadata, {})
+                        body = dist.metadata
+                        return self._send(200, body + b"X" if fault == "corrupt" else body, {})
                 self._send(404, b"not found", {})
 
             def _page(self, raw_name: str, fault: Fault | None) -> None:
