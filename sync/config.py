@@ -27,6 +27,7 @@ __all__ = ["Filters", "LockConfig", "Shard", "SyncConfig", "default_upstream", "
 
 DEFAULT_PYTHONS = ("3.10", "3.11", "3.12")  # the CPython versions Azure ML images use
 DEFAULT_PLATFORMS = ("x86_64-manylinux_2_28",)
+DEFAULT_PLATFORM_TAGS = ("any", "manylinux*_x86_64", "linux_x86_64")  # fnmatch patterns
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -57,7 +58,7 @@ class Filters:
     """What a ranged or bare allow-list line may mirror; hashed lines obey the tag filters."""
 
     python_versions: tuple[str, ...] = DEFAULT_PYTHONS
-    platform_tags: tuple[str, ...] = ("any", "manylinux*_x86_64", "linux_x86_64")  # fnmatch
+    platform_tags: tuple[str, ...] = DEFAULT_PLATFORM_TAGS
     sdists: bool = True
     prereleases: bool = False
     latest: int = 0  # keep only the newest N matching versions; 0 keeps all
@@ -129,7 +130,7 @@ def _filters(table: Mapping[str, Any], pythons: tuple[str, ...]) -> Filters:
     try:
         return Filters(
             python_versions=_strings(table, "python-versions", pythons),
-            platform_tags=_strings(table, "platform-tags", Filters.platform_tags),
+            platform_tags=_strings(table, "platform-tags", DEFAULT_PLATFORM_TAGS),
             sdists=bool(table.get("sdists", True)),
             prereleases=bool(table.get("prereleases", False)),
             latest=int(table.get("latest", 0)),

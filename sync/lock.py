@@ -177,7 +177,7 @@ async def _build_requires(pins: Sequence[Pin], upstream_url: str) -> dict[str, l
             if not files or any(f.filename.endswith(".whl") for f in files):
                 continue
             sdist = files[0]
-            data = b"".join([c async for c in _read(upstream, sdist.url)])
+            data = b"".join(await _read(upstream, sdist.url))
             if hashlib.sha256(data).hexdigest() != sdist.sha256:
                 raise MirrorError(f"{sdist.filename!r} does not match its locked sha256")
             found[f"{pin.name}=={pin.version}"] = _requires_of(sdist.filename, data)
