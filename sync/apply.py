@@ -226,10 +226,13 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
     for name in removed:
         await _remove_project(run, name)
     gone = set(report.removed_projects) | run.unlisted
-    root_before = await read_projects(run.store)
-    await update_root(run.store, lambda pl: ProjectList.of((set(pl.projects) - gone) | run.listed))
-    if await read_projects(run.store) != root_before:
-        report.writes += 2
+    if run.listed or gone:  # a run that mirrored nothing creates no empty root either
+        root_before = await read_projects(run.store)
+        await update_root(
+            run.store, lambda pl: ProjectList.of((set(pl.projects) - gone) | run.listed)
+        )
+        if await read_projects(run.store) != root_before:
+            report.writes += 2
     await _delete_due(run)
 
 

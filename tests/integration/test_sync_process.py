@@ -1,0 +1,108 @@
+"""``blobpi sync`` as a process: killed mid-sync then resumed, two syncs at once, and the
+configuration the container job uses (environment variables only)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.dists import build_wheel
+from tests.support.processes import BIN, client_env, run, wait_until
+from tests.support.upstream import LocalUpstream
+
+pytestmark = pytest.mark.slow
+
+
+def _verify_served(root: Path) -> set[str]:
+    """Every file a page links exists, complete, with the page's sha256; returns them."""
+    linked = set()
+    for page in (root / "simple").glob("*/index.v1_json"):
+        for file in json.loads(page.read_text())["files"]:
+            path = root / file["url"].removeprefix("../../")
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == file["hashes"]["sha256"]
+            linked.add(file["filename"])
+    return linked
+
+
+def test_sync_process__kill_mid_sync_then_resume_and_concurrent_sync(tmp_path: Path) -> None:
+    storage = tmp_path / "data"
+    names = [f"proj{i}" for i in range(6)]
+    with LocalUpstream.start() as upstream:
+        dists = [
+            upstream.add(build_wheel(tmp_path / "d", n, "1.0", payload_bytes=200_000))
+            for n in names
+        ]
+        upstream.slow_seconds = 30
+        upstream.fail(dists[-1].url_path, "slow")  # the sync hangs on the last download
+        (tmp_path / "allowlist.txt").write_text("\n".join(names) + "\n")
+        env = client_env(
+            {
+                "BLOBPI_STORAGE": str(storage),
+                "BLOBPI_ALLOWLIST": str(tmp_path / "allowlist.txt"),
+                "BLOBPI_UPSTREAM": upstream.index_url,
+                "BLOBPI_CONFIG": str(tmp_path / "none.toml"),
+            }
+        )
+        (tmp_path / "none.toml").write_text("[sync]\ntimeout = 60\n")
+        first = subprocess.Popen(
+            [str(BIN / "blobpi"), "sync"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            wait_until(lambda: upstream.count(dists[-1].url_path) == 1, what="the slow download")
+            second = run([str(BIN / "blobpi"), "sync"], env=env, check=False)
+            assert second.returncode == 1
+            assert "another sync holds the lease 'state/sync.lock'" in second.stderr
+            os.kill(first.pid, signal.SIGKILL)
+        finally:
+            first.kill()
+            first.communicate()
+        # What is served after the kill is complete and verified; nothing half-written shows.
+        served = _verify_served(storage)
+        assert dists[-1].filename not in served
+        assert not list((storage / "packages").rglob(dists[-1].filename))
+        resumed = run([str(BIN / "blobpi"), "sync", "--report", str(tmp_path / "r.json")], env=env)
+        assert "0 failed" in resumed.stdout
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["ok"] and len(report["added"]) < len(names)  # resumed, not restarted
+        assert _verify_served(storage) == {d.filename for d in dists}
+
+
+def test_sync_process__bad_input_ends_in_one_line(tmp_path: Path) -> None:
+    env = client_env(
+        {"BLOBPI_STORAGE": str(tmp_path / "data"), "BLOBPI_UPSTREAM": "http://127.0.0.1:9/simple/"}
+    )
+    missing = run(
+        [str(BIN / "blobpi"), "sync", "--allowlist", str(tmp_path / "no.txt")], env=env, check=False
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("blobpi: error: cannot read the allow-list")
+    assert len(missing.stderr.strip().splitlines()) == 1
+    (tmp_path / "bad.txt").write_text("six\nnot a requirement!\n")
+    bad = run(
+        [str(BIN / "blobpi"), "sync", "--allowlist", str(tmp_path / "bad.txt"), "--shard", "3/2"],
+        env=env,
+        check=False,
+    )
+    assert bad.returncode == 1 and "shard '3/2' is not K/N" in bad.stderr
+    bad = run(
+        [str(BIN / "blobpi"), "sync", "--allowlist", str(tmp_path / "bad.txt")],
+        env=env,
+        check=False,
+    )
+    assert bad.returncode == 1 and "bad.txt:2: 'not a requirement!'" in bad.stderr
+    # An unreachable upstream: a clear failure, exit 1, nothing written to pages.
+    (tmp_path / "ok.txt").write_text("six\n")
+    (tmp_path / "c.toml").write_text("[sync]\nretries = 1\ntimeout = 2\n")
+    down = run(
+        [str(BIN / "blobpi"), "sync", "--allowlist", str(tmp_path / "ok.txt")],
+        env={**env, "BLOBPI_CONFIG": str(tmp_path / "c.toml")},
+        check=False,
+    )
+    assert down.returncode == 1 and "is reachable" in down.stderr
+    assert not (tmp_path / "data" / "simple").exists()
