@@ -1,0 +1,187 @@
+"""``sync.plan``: which upstream files each allow-list line mirrors, keeps and drops."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+
+import pytest
+
+from mirror.model import File
+from sync.allowlist import parse_allowlist
+from sync.config import Filters
+from sync.plan import blob_path_for, due_deletes, plan_project, shard_of
+
+NOW = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+FILTERS = Filters(python_versions=("3.10", "3.12"))
+
+
+def _file(filename: str, **fields: object) -> File:
+    digest = hashlib.sha256(filename.encode()).hexdigest()
+    base = File(
+        filename=filename,
+        url=f"https://up/packages/aa/bb/{'c' * 60}/{filename}",
+        hashes={"sha256": digest},
+        upload_time=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        size=1000,
+    )
+    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+
+
+UPSTREAM = [
+    _file("demo-1.0-py3-none-any.whl"),
+    _file("demo-1.0.tar.gz"),
+    _file("demo-2.0-cp310-cp310-manylinux_2_17_x86_64.whl"),
+    _file("demo-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"),
+    _file("demo-2.0-cp312-abi3-manylinux_2_28_x86_64.whl"),
+    _file("demo-2.0-cp310-cp310-win_amd64.whl"),
+    _file("demo-2.0-cp310-cp310-macosx_11_0_arm64.whl"),
+    _file("demo-2.0.tar.gz"),
+    _file("demo-3.0b1-py3-none-any.whl"),
+    _file("demo-0.9-py2-none-any.whl"),
+    _file("demo-0.8-py3-none-any.whl", requires_python=">=3.13"),
+]
+
+
+def _fetched(line: str, filters: Filters = FILTERS, current: list[File] | None = None) -> list[str]:
+    plan = plan_project("demo", parse_allowlist(line), UPSTREAM, current or [], filters, NOW)  # type: ignore[arg-type]
+    return [w.upstream.filename for w in plan.fetch]
+
+
+@pytest.mark.parametrize(
+    ("line", "filters", "expected"),
+    [
+        (
+            "demo==2.0",
+            FILTERS,
+            [
+                "demo-2.0-cp310-cp310-manylinux_2_17_x86_64.whl",
+                "demo-2.0-cp312-abi3-manylinux_2_28_x86_64.whl",
+                "demo-2.0.tar.gz",
+            ],
+        ),
+        (
+            "demo==2.0",
+            dataclasses.replace(FILTERS, sdists=False),
+            [
+                "demo-2.0-cp310-cp310-manylinux_2_17_x86_64.whl",
+                "demo-2.0-cp312-abi3-manylinux_2_28_x86_64.whl",
+            ],
+        ),
+        (
+            "demo==2.0",
+            dataclasses.replace(FILTERS, platform_tags=("win_amd64",)),
+            ["demo-2.0-cp310-cp310-win_amd64.whl", "demo-2.0.tar.gz"],
+        ),
+        ("demo<2", FILTERS, ["demo-1.0-py3-none-any.whl", "demo-1.0.tar.gz"]),
+        ("demo>=3.0b1", FILTERS, ["demo-3.0b1-py3-none-any.whl"]),  # the line names a pre
+        ("demo>2", FILTERS, []),
+        ("demo>2", dataclasses.replace(FILTERS, prereleases=True), ["demo-3.0b1-py3-none-any.whl"]),
+        (
+            "demo",
+            dataclasses.replace(FILTERS, latest=1, sdists=False),
+            [
+                "demo-2.0-cp310-cp310-manylinux_2_17_x86_64.whl",
+                "demo-2.0-cp312-abi3-manylinux_2_28_x86_64.whl",
+            ],
+        ),
+        ("demo<2", dataclasses.replace(FILTERS, max_file_size=999), []),
+        ("demo<2", dataclasses.replace(FILTERS, min_age_hours=24 * 365), []),
+    ],
+)
+def test_plan_project__filters_choose_files(
+    line: str, filters: Filters, expected: list[str]
+) -> None:
+    assert _fetched(line, filters) == expected
+
+
+def test_plan_project__hashed_line_takes_exactly_its_files() -> None:
+    wheel, sdist = UPSTREAM[0], UPSTREAM[1]
+    line = f"demo==1.0 --hash=sha256:{wheel.sha256}"
+    assert _fetched(line) == [wheel.filename]
+    plan = plan_project(
+        "demo",
+        parse_allowlist(line + f" --hash=sha256:{'f' * 64}"),
+        UPSTREAM,  # type: ignore[arg-type]
+        [],
+        FILTERS,
+        NOW,
+    )
+    assert [w.upstream.filename for w in plan.fetch] == [wheel.filename]
+    assert plan.errors and "offers no file with sha256 " + "f" * 64 in plan.errors[0]
+    assert sdist.filename not in _fetched(line)
+
+
+def test_plan_project__keeps_refreshes_and_drops_stored_files() -> None:
+    stored = [
+        File.stored(
+            "packages/x/demo-1.0-py3-none-any.whl",
+            filename="demo-1.0-py3-none-any.whl",
+            hashes={"sha256": UPSTREAM[0].sha256 or ""},
+        ),
+        File.stored(
+            "packages/x/demo-1.0.tar.gz",
+            filename="demo-1.0.tar.gz",
+            hashes={"sha256": UPSTREAM[1].sha256 or ""},
+        ),
+        File.stored(
+            "packages/x/demo-0.5.tar.gz", filename="demo-0.5.tar.gz", hashes={"sha256": "e" * 64}
+        ),
+    ]
+    upstream = [dataclasses.replace(UPSTREAM[0], yanked="bad"), *UPSTREAM[2:]]
+    plan = plan_project(
+        "demo",
+        parse_allowlist("demo<2"),
+        upstream,
+        stored,  # type: ignore[arg-type]
+        dataclasses.replace(FILTERS, sdists=False),
+        NOW,
+    )
+    assert plan.fetch == ()
+    kept = {f.filename: f for f in plan.keep}
+    assert kept["demo-1.0-py3-none-any.whl"].yanked == "bad"
+    assert kept["demo-1.0-py3-none-any.whl"].url.startswith("../../packages/")
+    assert "demo-0.5.tar.gz" in kept  # deleted upstream, still allowed: kept
+    assert [f.filename for f in plan.drop] == []
+    assert any("yanked upstream" in n for n in plan.notes)
+    assert any("deleted upstream" in n for n in plan.notes)
+    plan = plan_project("demo", parse_allowlist("demo>=2"), upstream, stored, FILTERS, NOW)  # type: ignore[arg-type]
+    assert sorted(f.filename for f in plan.drop) == sorted(f.filename for f in stored)
+
+
+def test_plan_project__changed_upstream_content_is_an_error() -> None:
+    stored = [
+        File.stored(
+            "packages/x/demo-1.0.tar.gz", filename="demo-1.0.tar.gz", hashes={"sha256": "e" * 64}
+        )
+    ]
+    plan = plan_project("demo", parse_allowlist("demo<2"), UPSTREAM, stored, FILTERS, NOW)  # type: ignore[arg-type]
+    assert plan.errors and "different content" in plan.errors[0]
+    assert [f.filename for f in plan.keep] == ["demo-1.0.tar.gz"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected_prefix"),
+    [
+        (f"https://h/packages/ab/cd/{'e' * 60}/x-1.tar.gz", f"packages/ab/cd/{'e' * 60}/"),
+        ("https://h/files/x-1.tar.gz", f"packages/00/00/{'0' * 60}/"),
+        (f"https://h/packages/ab/cd/{'e' * 60}/other-1.tar.gz", f"packages/00/00/{'0' * 60}/"),
+        (f"https://h/packages/ab/cd/{'e' * 60}/..%2fx-1.tar.gz", f"packages/00/00/{'0' * 60}/"),
+    ],
+)
+def test_blob_path_for__upstream_shape_or_content_path(url: str, expected_prefix: str) -> None:
+    assert blob_path_for(url, "x-1.tar.gz", "0" * 64) == expected_prefix + "x-1.tar.gz"
+
+
+def test_shard_of__stable_and_spread() -> None:
+    names = [f"project-{i}" for i in range(400)]
+    shards = [shard_of(n, 4) for n in names]
+    assert shards == [shard_of(n, 4) for n in names]
+    assert all(60 < shards.count(s) < 140 for s in range(1, 5))
+
+
+def test_due_deletes__after_grace_only() -> None:
+    pending = {"a": "2024-05-20T00:00:00+00:00", "b": "2024-05-31T00:00:00+00:00"}
+    due, rest = due_deletes(pending, NOW, dt.timedelta(days=7))
+    assert due == ["a"] and rest == {"b": pending["b"]}
