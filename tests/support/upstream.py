@@ -62,6 +62,7 @@ class LocalUpstream:
         self.faults: dict[str, list[Fault]] = {}  # URL path -> faults to serve, in order
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.serial = 1
+        self.project_serials: dict[str, int] = {}  # PEP 691 root "_last-serial" per project
         self.lock = threading.Lock()
         self.port = 0
 
@@ -102,18 +103,22 @@ class LocalUpstream:
         )
         with self.lock:
             self.dists[path.name] = dist
-            self.serial += 1
+            self._bump(path.name)
         return dist
+
+    def _bump(self, filename: str) -> None:
+        self.serial += 1
+        self.project_serials[str(parse_distribution_filename(filename).name)] = self.serial
 
     def remove(self, filename: str) -> None:
         with self.lock:
             del self.dists[filename]
-            self.serial += 1
+            self._bump(filename)
 
     def yank(self, filename: str, reason: bool | str = True) -> None:
         with self.lock:
             self.dists[filename].yanked = reason
-            self.serial += 1
+            self._bump(filename)
 
     def fail(self, path: str, *faults: Fault) -> None:
         """Serve these faults, one per request, for ``path`` (a page or file URL path)."""
@@ -162,6 +167,34 @@ class LocalUpstream:
             {"meta": meta, "name": name, "files": files, "versions": versions}
         ).encode()
 
+    def _root(self) -> bytes:
+        projects = [{"name": n, "_last-serial": s} for n, s in sorted(self.project_serials.items())]
+        return json.dumps({"meta": {"api-version": "1.1"}, "projects": projects}).encode()
+
+    def _json_api(self, name: str, dists: list[Dist], base: str) -> bytes:
+        """The legacy JSON API (``/pypi/<name>/json``), which bandersnatch reads."""
+        releases: dict[str, list[dict[str, object]]] = {}
+        for d in dists:
+            version = str(parse_distribution_filename(d.filename).version)
+            entry: dict[str, object] = {
+                "filename": d.filename,
+                "url": base + d.url_path,
+                "digests": {"sha256": d.sha256},
+                "size": d.size,
+                "upload_time_iso_8601": d.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "requires_python": d.requires_python,
+                "yanked": bool(d.yanked),
+                "packagetype": "bdist_wheel" if d.filename.endswith(".whl") else "sdist",
+            }
+            if d.metadata is not None:
+                entry["core-metadata"] = {"sha256": hashlib.sha256(d.metadata).hexdigest()}
+            releases.setdefault(version, []).append(entry)
+        latest = max(releases, key=lambda v: parse_distribution_filename(f"x-{v}.tar.gz").version)
+        info = {"name": name, "version": latest}
+        serial = self.project_serials.get(name, self.serial)
+        body = {"info": info, "releases": releases, "last_serial": serial, "urls": []}
+        return json.dumps(body).encode()
+
     def _html(self, name: str, dists: list[Dist]) -> bytes:
         links = []
         for d in dists:
@@ -209,9 +242,17 @@ class LocalUpstream:
                     return self._send(500, b"injected failure", {})
                 if fault == "slow":
                     time.sleep(upstream.slow_seconds)
+                if path in ("/simple", "/simple/"):
+                    with upstream.lock:
+                        body = upstream._root()
+                    content_type = "application/vnd.pypi.simple.v1+json"
+                    return self._send(200, body, {"Content-Type": content_type})
                 match = re.fullmatch(r"/simple/([^/]+)/", path)
                 if match:
                     return self._page(match[1], fault)
+                match = re.fullmatch(r"/pypi/([^/]+)/json", path)
+                if match:
+                    return self._json_api(canonicalize_name(match[1]))
                 with upstream.lock:
                     found = [d for d in upstream.dists.values() if path.startswith(d.url_path)]
                 for dist in found:
@@ -221,6 +262,16 @@ class LocalUpstream:
                         body = dist.metadata
                         return self._send(200, body + b"X" if fault == "corrupt" else body, {})
                 self._send(404, b"not found", {})
+
+            def _json_api(self, name: str) -> None:
+                with upstream.lock:
+                    dists = upstream._project_dists(name)
+                    serial = upstream.project_serials.get(name, upstream.serial)
+                if not dists:
+                    return self._send(404, b"no such project", {})
+                body = upstream._json_api(name, dists, f"http://127.0.0.1:{upstream.port}")
+                headers = {"Content-Type": "application/json", "X-PyPI-Last-Serial": str(serial)}
+                self._send(200, body, headers)
 
             def _page(self, raw_name: str, fault: Fault | None) -> None:
                 name = canonicalize_name(raw_name)
