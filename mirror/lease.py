@@ -27,7 +27,9 @@ _POLL = 1.0
 
 
 def lease_path(suffix: str = "") -> str:
-    """>>> lease_path("-1-of-2")
+    """The lease blob of one shard.
+
+    >>> lease_path("-1-of-2")
     'state/sync-1-of-2.lock'
     """
     return f"state/sync{suffix}.lock"

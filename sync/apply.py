@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from mirror.errors import BlobNotFound, MirrorError
@@ -52,8 +53,10 @@ class _Run:
     previous: dict[str, Any]
     projects: dict[str, Any] = dataclasses.field(default_factory=dict)  # new per-project state
     pending: dict[str, str] = dataclasses.field(default_factory=dict)  # pruned blob -> when
-    listed: set[str] = dataclasses.field(default_factory=set)  # projects with a mirror page
-    unlisted: set[str] = dataclasses.field(default_factory=set)  # pages this run removed
+    listed: set[NormalizedName] = dataclasses.field(
+        default_factory=set
+    )  # projects with a mirror page
+    unlisted: set[NormalizedName] = dataclasses.field(default_factory=set)  # pages this run removed
 
 
 def _state_paths(suffix: str) -> tuple[str, str]:

@@ -39,7 +39,9 @@ class Shard:
 
     @classmethod
     def parse(cls, raw: str) -> Shard:
-        """>>> Shard.parse("2/3")
+        """Parse ``K/N``.
+
+        >>> Shard.parse("2/3")
         Shard(index=2, count=3)
         """
         match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", raw)
@@ -87,7 +89,9 @@ class SyncConfig:
 
 
 def parse_size(raw: str | int) -> int:
-    """>>> parse_size("1.5 GiB")
+    """A size in bytes, from a number or text with a binary unit.
+
+    >>> parse_size("1.5 GiB")
     1610612736
     """
     if isinstance(raw, int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import sys
@@ -41,7 +42,7 @@ class Report:
     def changed(self) -> bool:
         return bool(self.writes or self.failed or self.private)
 
-    def to_json(self) -> bytes:
+    def to_json(self) -> builtins.bytes:
         data = dataclasses.asdict(self)
         data["ok"] = self.ok
         if not self.dry_run:

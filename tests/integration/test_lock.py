@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import StoreSpec
 from tests.support.dists import _BACKEND as BACKEND
 from tests.support.dists import build_wheel, metadata_text
 from tests.support.processes import BIN, Server, client_env, run

@@ -7,17 +7,19 @@ import datetime as dt
 import hashlib
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from mirror.model import File
 from sync.allowlist import parse_allowlist
 from sync.config import Filters
 from sync.plan import blob_path_for, due_deletes, plan_project, shard_of
 
+DEMO = canonicalize_name("demo")
 NOW = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 FILTERS = Filters(python_versions=("3.10", "3.12"))
 
 
-def _file(filename: str, **fields: object) -> File:
+def _file(filename: str, requires_python: str | None = None) -> File:
     digest = hashlib.sha256(filename.encode()).hexdigest()
     base = File(
         filename=filename,
@@ -26,7 +28,7 @@ def _file(filename: str, **fields: object) -> File:
         upload_time=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
         size=1000,
     )
-    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+    return dataclasses.replace(base, requires_python=requires_python)
 
 
 UPSTREAM = [
@@ -45,7 +47,7 @@ UPSTREAM = [
 
 
 def _fetched(line: str, filters: Filters = FILTERS, current: list[File] | None = None) -> list[str]:
-    plan = plan_project("demo", parse_allowlist(line), UPSTREAM, current or [], filters, NOW)  # type: ignore[arg-type]
+    plan = plan_project(DEMO, parse_allowlist(line), UPSTREAM, current or [], filters, NOW)
     return [w.upstream.filename for w in plan.fetch]
 
 
@@ -101,9 +103,9 @@ def test_plan_project__hashed_line_takes_exactly_its_files() -> None:
     line = f"demo==1.0 --hash=sha256:{wheel.sha256}"
     assert _fetched(line) == [wheel.filename]
     plan = plan_project(
-        "demo",
+        DEMO,
         parse_allowlist(line + f" --hash=sha256:{'f' * 64}"),
-        UPSTREAM,  # type: ignore[arg-type]
+        UPSTREAM,
         [],
         FILTERS,
         NOW,
@@ -131,10 +133,10 @@ def test_plan_project__keeps_refreshes_and_drops_stored_files() -> None:
     ]
     upstream = [dataclasses.replace(UPSTREAM[0], yanked="bad"), *UPSTREAM[2:]]
     plan = plan_project(
-        "demo",
+        DEMO,
         parse_allowlist("demo<2"),
         upstream,
-        stored,  # type: ignore[arg-type]
+        stored,
         dataclasses.replace(FILTERS, sdists=False),
         NOW,
     )
@@ -146,7 +148,7 @@ def test_plan_project__keeps_refreshes_and_drops_stored_files() -> None:
     assert [f.filename for f in plan.drop] == []
     assert any("yanked upstream" in n for n in plan.notes)
     assert any("deleted upstream" in n for n in plan.notes)
-    plan = plan_project("demo", parse_allowlist("demo>=2"), upstream, stored, FILTERS, NOW)  # type: ignore[arg-type]
+    plan = plan_project(DEMO, parse_allowlist("demo>=2"), upstream, stored, FILTERS, NOW)
     assert sorted(f.filename for f in plan.drop) == sorted(f.filename for f in stored)
 
 
@@ -156,7 +158,7 @@ def test_plan_project__changed_upstream_content_is_an_error() -> None:
             "packages/x/demo-1.0.tar.gz", filename="demo-1.0.tar.gz", hashes={"sha256": "e" * 64}
         )
     ]
-    plan = plan_project("demo", parse_allowlist("demo<2"), UPSTREAM, stored, FILTERS, NOW)  # type: ignore[arg-type]
+    plan = plan_project(DEMO, parse_allowlist("demo<2"), UPSTREAM, stored, FILTERS, NOW)
     assert plan.errors and "different content" in plan.errors[0]
     assert [f.filename for f in plan.keep] == ["demo-1.0.tar.gz"]
 
