@@ -288,4 +288,6 @@ async def run_sync(
             run.progress.close()
     report.requests = upstream.requests
     report.seconds = round(time.monotonic() - started, 3)
+    for listed in (report.added, report.pruned, report.failed, report.notes):
+        listed.sort()  # tasks finish in any order; reports should compare
     return report
