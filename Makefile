@@ -43,3 +43,4 @@ clean:
 bench: venv
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/bench_server.py
+	$(BIN)/python bench/bench_sync.py
