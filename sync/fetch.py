@@ -98,6 +98,24 @@ async def _metadata(store: BlobStore, upstream: Upstream, wanted: Wanted) -> dic
     return {"sha256": hashlib.sha256(data).hexdigest()}
 
 
+async def _provenance(store: BlobStore, upstream: Upstream, wanted: Wanted) -> str | None:
+    """PEP 740: the upstream's provenance file beside ours, linked relative to the page."""
+    if not wanted.upstream.provenance:
+        return None
+    path = wanted.path + ".provenance"
+    try:
+        await store.head(path)
+    except BlobNotFound:
+        data = await upstream.small(wanted.upstream.provenance)
+        if data is None:
+            return None
+        try:
+            await store.put(path, data, create_only=True, content_type="application/json")
+        except BlobExists:
+            pass
+    return File.stored(path, filename=wanted.upstream.filename, hashes={}).url
+
+
 async def fetch_file(
     store: BlobStore, upstream: Upstream, wanted: Wanted, tick: Callable[[int], None]
 ) -> tuple[File, int]:
@@ -116,6 +134,7 @@ async def fetch_file(
     core: dict[str, str] | bool = False
     if file.filename.endswith(".whl"):
         core = await _metadata(store, upstream, wanted)
+    provenance = await _provenance(store, upstream, wanted)
     stored = File.stored(
         wanted.path,
         filename=file.filename,
@@ -125,5 +144,6 @@ async def fetch_file(
         size=size,
         upload_time=file.upload_time,
         core_metadata=core,
+        provenance=provenance,
     )
     return stored, downloaded

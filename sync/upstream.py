@@ -94,7 +94,11 @@ def _parse_page(response: httpx.Response, name: str) -> tuple[list[File], int | 
         raw: dict[str, Any] = json.loads(response.content)
         serial = raw.get("meta", {}).get("_last-serial", serial)
         files = [
-            dataclasses.replace(f, url=urljoin(page_url, f.url))
+            dataclasses.replace(
+                f,
+                url=urljoin(page_url, f.url),
+                provenance=urljoin(page_url, f.provenance) if f.provenance else None,
+            )
             for f in (File.from_json(item) for item in raw["files"])
         ]
     else:

@@ -26,6 +26,7 @@ from tests.support.dists import build_sdist, build_wheel
 from tests.support.upstream import Dist, LocalUpstream
 
 pytestmark = pytest.mark.anyio
+PROVENANCE = b'{"version": 1, "attestation_bundles": []}'
 
 
 @dataclasses.dataclass
@@ -69,7 +70,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             )
         }
         dists["gamma-1.0-py3-none-any.whl"] = upstream.add(
-            build_wheel(built, "gamma", "1.0"), metadata=False, flat=True
+            build_wheel(built, "gamma", "1.0"), metadata=False, flat=True, provenance=PROVENANCE
         )
         yield World(upstream, dists, tmp_path)
 
@@ -115,6 +116,10 @@ async def test_sync__hashed_and_ranged_lines_mirror_exactly_their_files(
     assert alpha.files[0].blob_path == wheel.url_path.lstrip("/")
     gamma_file = (await _page(store, "gamma")).files[0]
     assert gamma_file.blob_path is not None and gamma_file.blob_path.startswith("packages/")
+    # PEP 740 provenance, mirrored beside the file and linked relative to the page
+    assert gamma_file.provenance == gamma_file.url + ".provenance"
+    provenance = await store.get(gamma_file.blob_path + ".provenance")
+    assert provenance is not None and provenance.data == PROVENANCE
     assert (await read_projects(store)).projects == ("alpha", "beta", "gamma")
 
 
@@ -277,3 +282,25 @@ async def test_sync__metadata_from_upstream_is_hash_checked(store: BlobStore, wo
     # The next run, with a sound upstream, converges.
     report = await _sync(store, world, "beta")
     assert report.ok and (await _page(store, "beta")).files[0].core_metadata
+
+
+async def test_sync__html_only_upstream_without_etags_or_metadata_keys(
+    store: BlobStore, world: World
+) -> None:
+    """An imperfect upstream: PEP 503 HTML only, no ETag, no serial, no core-metadata keys."""
+    up = world.upstream
+    up.html_only, up.etags, up.serials, up.core_metadata_keys = True, False, False, False
+    up.yank("alpha-2.0-py3-none-any.whl", "broken build")
+    report = await _sync(store, world, "alpha\ngamma")
+    assert report.ok, report.failed
+    alpha = await _page(store, "alpha")
+    files = {f.filename: f for f in alpha.files}
+    assert files["alpha-2.0-py3-none-any.whl"].yanked == "broken build"
+    assert files["alpha-1.0.tar.gz"].sha256 == world.dists["alpha-1.0.tar.gz"].sha256
+    # .metadata fetched though not advertised (alpha), or extracted from the wheel (gamma)
+    for page in (alpha, await _page(store, "gamma")):
+        wheel = next(f for f in page.files if f.filename.endswith(".whl"))
+        assert isinstance(wheel.core_metadata, dict)
+        blob = await store.get(f"{wheel.blob_path}.metadata")
+        assert blob is not None and b"Name: " in blob.data
+    assert up.count("/files/gamma-1.0-py3-none-any.whl.metadata") == 1  # tried, absent

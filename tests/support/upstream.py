@@ -43,6 +43,7 @@ class Dist:
         default_factory=lambda: dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     )
     requires_python: str | None = None
+    provenance: bytes | None = None  # PEP 740, served as <file>.provenance when set
 
     @property
     def filename(self) -> str:
@@ -75,6 +76,7 @@ class LocalUpstream:
         metadata: bool = True,
         flat: bool = False,
         upload_time: dt.datetime | None = None,
+        provenance: bytes | None = None,
     ) -> Dist:
         """Serve a built file; ``flat`` puts it at ``/files/<name>`` instead of ``/packages``."""
         sha256, blake2, size = hashlib.sha256(), hashlib.blake2b(digest_size=32), 0
@@ -100,6 +102,7 @@ class LocalUpstream:
             inspected.metadata if metadata and path.name.endswith(".whl") else None,
             upload_time or dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
             inspected.requires_python,
+            provenance,
         )
         with self.lock:
             self.dists[path.name] = dist
@@ -160,6 +163,8 @@ class LocalUpstream:
             }
             if d.metadata is not None and self.core_metadata_keys:
                 entry["core-metadata"] = {"sha256": hashlib.sha256(d.metadata).hexdigest()}
+            if d.provenance is not None:
+                entry["provenance"] = "../.." + d.url_path + ".provenance"
             files.append(entry)
         versions = sorted({str(parse_distribution_filename(d.filename).version) for d in dists})
         meta: dict[str, object] = {"api-version": "1.1"}
@@ -258,6 +263,8 @@ class LocalUpstream:
                 for dist in found:
                     if path == dist.url_path:
                         return self._file(dist.path, fault)
+                    if path == dist.url_path + ".provenance" and dist.provenance is not None:
+                        return self._send(200, dist.provenance, {})
                     if path == dist.url_path + ".metadata" and dist.metadata is not None:
                         body = dist.metadata
                         return self._send(200, body + b"X" if fault == "corrupt" else body, {})
