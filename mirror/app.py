@@ -16,10 +16,12 @@ from collections.abc import AsyncIterator, Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from mirror.auth import AuthMiddleware, TokenCache
 from mirror.cache import CachedPage, PageCache
 from mirror.errors import (
     BlobNotFound,
@@ -36,6 +38,8 @@ from mirror.pages import page_path, read_projects
 from mirror.render import render_index_html, render_index_json
 from mirror.settings import Settings
 from mirror.storage import BlobStore, open_store
+from mirror.tokens import TokenFile
+from mirror.upload_api import upload
 
 __all__ = ["create_app"]
 
@@ -194,15 +198,20 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, object]]:
         app.state.store = the_store
         app.state.pages = PageCache(the_store, settings.page_ttl)
+        app.state.settings = settings
+        tokens = TokenFile.open(the_store, settings.token_file)
+        app.state.tokens = TokenCache(tokens, settings.page_ttl)
         try:
             yield {}
         finally:
+            await tokens.close()
             if store is None:  # the app opened it, so the app closes it
                 await the_store.close()
 
     methods = ["GET", "HEAD"]
     routes = [
         Route("/", landing, methods=methods),
+        Route("/", upload, methods=["POST"]),  # the legacy upload API (twine, uv publish)
         Route("/health", health, methods=methods),
         Route("/simple/", root_page, methods=methods),
         Route("/simple/{project}/", project_page, methods=methods),
@@ -216,4 +225,9 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         UpstreamUnavailable: _error(502),
         HTTPException: _http_error,
     }
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)  # type: ignore[arg-type]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=handlers,  # type: ignore[arg-type]
+        middleware=[Middleware(AuthMiddleware)],
+    )
