@@ -4,8 +4,8 @@ Routes: ``/simple/`` and ``/simple/<project>/`` (PEP 503 HTML or PEP 691 JSON by
 negotiation, ``Vary: Accept``, non-canonical names redirected), ``/packages/...`` (files,
 PEP 658 ``.metadata``, PEP 740 ``.provenance``: streamed, ``Range``, ``ETag``), ``/health``,
 and ``/``, a landing page for people; ``POST /`` is the upload API (``mirror.upload_api``),
-and ``mirror.auth`` guards everything but ``/health``. Pages come from ``PageCache``; nothing is rendered or
-listed per request. Start it with ``uvicorn --factory mirror.app:create_app``.
+and ``mirror.auth`` guards everything but ``/health``. Pages come from ``PageCache``; nothing
+is rendered or listed per request. Start it with ``uvicorn --factory mirror.app:create_app``.
 """
 
 from __future__ import annotations
