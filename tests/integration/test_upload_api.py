@@ -123,43 +123,29 @@ def index(
         assert secret not in log
 
 
-def _twine(index: Index, token: str, *files: Path) -> Any:
-    args = ["upload", "--non-interactive", "--disable-progress-bar", "--verbose"]
-    return run(
-        [
-            str(BIN / "twine"),
-            *args,
+def _publish_with(index: Index, tool: str, token: str, *files: Path) -> Any:
+    """``twine upload`` or ``uv publish``, each as a user would type it."""
+    args = {
+        "twine": [
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--verbose",
             "--repository-url",
-            index.server.url + "/",
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            *map(str, files),
         ],
-        env=client_env(),
-        check=False,
-    )
+        "uv": ["publish", "--trusted-publishing", "never", "--publish-url"],
+    }[tool]
+    url = index.server.url + "/"
+    command = [str(BIN / tool), *args, url, "-u", "__token__", "-p", token, *map(str, files)]
+    return run(command, env=client_env(), check=False)
+
+
+def _twine(index: Index, token: str, *files: Path) -> Any:
+    return _publish_with(index, "twine", token, *files)
 
 
 def _uv_publish(index: Index, token: str, *files: Path) -> Any:
-    return run(
-        [
-            str(BIN / "uv"),
-            "publish",
-            "--trusted-publishing",
-            "never",
-            "--publish-url",
-            index.server.url + "/",
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            *map(str, files),
-        ],
-        env=client_env(),
-        check=False,
-    )
+    return _publish_with(index, "uv", token, *files)
 
 
 def _pip_install(index: Index, target: Path, url: str, home: Path | None = None) -> Any:
