@@ -215,7 +215,12 @@ class AuthMiddleware:
                 _CHALLENGE,
             )
         cache: TokenCache = state.tokens
-        token = check_token(await cache.tokens(), password)
+        try:
+            tokens = await cache.tokens()
+        except MirrorError as e:  # our messages carry no secrets
+            log.warning("cannot read the token store: %s", e)
+            return _deny(503, f"cannot check the token: {e}")
+        token = check_token(tokens, password)
         now = dt.datetime.now(dt.UTC)
         if token is None or token.expired(now):
             self.limiter.fail(client)

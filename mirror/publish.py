@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import IO
 
 import anyio.to_thread
@@ -73,13 +73,14 @@ async def publish(
     max_bytes: int,
     now: dt.datetime | None = None,
     expected_sha256: str | None = None,
-    allow_mirrored: bool = False,
+    shared_names: Collection[str] = (),
 ) -> Published:
     """Store one private distribution from a seekable binary file.
 
-    ``allow_mirrored`` is the deliberate override of the dependency-confusion guard, for
-    names listed in ``BLOBPI_SHARED_NAMES``."""
+    ``shared_names`` (``BLOBPI_SHARED_NAMES``) is the deliberate override of the
+    dependency-confusion guard: names that may be both mirrored and private."""
     dist = parse_distribution_filename(filename)
+    allow_mirrored = dist.name in shared_names
     sha256, blake2, size = await anyio.to_thread.run_sync(_digests, fileobj)
     if size > max_bytes:
         raise UploadTooLarge(

@@ -166,7 +166,7 @@ async def _publish(request: Request, settings: Settings, form: FormData) -> Resp
             content.file,
             max_bytes=settings.max_upload_bytes,
             expected_sha256=_field(form, "sha256_digest"),
-            allow_mirrored=dist.name in settings.shared_names,
+            shared_names=settings.shared_names,
         )
     except (UploadRejected, InvalidName) as e:
         status = next(code for kind, code in _STATUS if isinstance(e, kind))

@@ -179,3 +179,14 @@ async def test_auth__no_secret_in_logs(store: BlobStore, caplog: pytest.LogCaptu
         await http.get("/simple/", auth=auth(secret + "x"))
         await http.post("/", auth=auth(secret), files={"content": ("a-1.tar.gz", b"")})
     assert caplog.records and secret not in caplog.text
+
+
+async def test_auth__unreadable_token_store_is_503(store: BlobStore) -> None:
+    secret, _ = await add_token(store)
+    await store.put("state/tokens.json", b"{not json")
+    async with serve(store) as http:
+        response = await http.get("/simple/", auth=auth(secret))
+        assert (await http.get("/health")).status_code == 200
+    assert response.status_code == 503
+    assert "is corrupt" in response.text and "restore it from a backup" in response.text
+    assert secret not in response.text
