@@ -9,17 +9,12 @@ MirrorError
  ├── PreconditionFailed                       an ETag-conditional write lost a race
  ├── HashMismatch           (ValueError)     bytes did not match the expected digest
  ├── StorageUnavailable                       the store cannot be reached or refused access
-<<<<<<< HEAD
- ├── UploadRejected         (ValueError)     a distribution that may not be stored
- ├── UpstreamUnavailable                      the upstream index failed (HTTP 502)
- └── LeaseHeld                                another sync holds the lease
-=======
  ├── UploadRejected         (ValueError)     a distribution that may not be stored (HTTP 400)
  │    ├── UploadConflict                      the filename exists with other bytes (409)
  │    ├── UploadForbidden                     the name is mirrored: dependency confusion (403)
  │    └── UploadTooLarge                      over BLOBPI_MAX_UPLOAD_BYTES (413)
- └── UpstreamUnavailable                      the upstream index failed (HTTP 502)
->>>>>>> main
+ ├── UpstreamUnavailable                      the upstream index failed (HTTP 502)
+ └── LeaseHeld                                another sync holds the lease
 
 Messages are one line and quote user input with ``!r``, so a hostile value cannot
 forge a second log line.
