@@ -13,7 +13,7 @@ import pytest
 from tests.support.dists import _BACKEND as BACKEND
 from tests.support.dists import build_wheel, metadata_text
 from tests.support.processes import BIN, Server, client_env, run
-from tests.support.upstream import LocalUpstream
+from tests.support.upstream import LocalUpstream, install_lock
 
 pytestmark = pytest.mark.slow
 
@@ -99,20 +99,7 @@ def test_lock__resolves_per_target_and_installs_on_two_pythons(
                 [str(BIN / "uv"), "venv", "--quiet", "--seed", "--python", str(python), str(venv)],
                 env=client_env(),
             )
-            run(
-                [
-                    str(venv / "bin/python"),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--require-hashes",
-                    "--index-url",
-                    server.index_url,
-                    "-r",
-                    str(lock),
-                ],
-                env=client_env(),
-            )
+            install_lock(venv / "bin/python", server.index_url, lock)
             got = run(
                 [str(venv / "bin/python"), "-c", "import demo; print(demo.VERSION)"],
                 env=client_env(),

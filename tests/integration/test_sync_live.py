@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import BIN, Server, client_env, make_venv, run
+from tests.support.upstream import install_lock
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -38,18 +39,5 @@ def test_sync_live__lock_sync_serve_install(tmp_path: Path) -> None:
     assert all(f["core-metadata"] for f in page["files"] if f["filename"].endswith(".whl"))
     with Server.start(storage, {}, tmp_path) as server:
         python = make_venv(tmp_path / "venv")
-        run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--require-hashes",
-                "--index-url",
-                server.index_url,
-                "-r",
-                str(lock),
-            ],
-            env=client_env(),
-        )
+        install_lock(python, server.index_url, lock)
         run([str(python), "-c", "import six, idna"], env=client_env())

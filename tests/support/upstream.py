@@ -347,3 +347,23 @@ class LocalUpstream:
         finally:
             server.shutdown()
             server.server_close()
+
+
+def install_lock(python: Path, index_url: str, lock: Path) -> None:
+    """``pip install --require-hashes -r LOCK`` from the mirror only (what a user of it runs)."""
+    from tests.support.processes import client_env, run
+
+    run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--require-hashes",
+            "--index-url",
+            index_url,
+            "-r",
+            str(lock),
+        ],
+        env=client_env(),
+    )
