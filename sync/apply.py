@@ -33,7 +33,8 @@ from mirror.yanks import apply_yanks, read_yanks
 from sync.allowlist import Entry
 from sync.config import SyncConfig
 from sync.fetch import fetch_file
-from sync.plan import ProjectPlan, due_deletes, inputs_digest, plan_project, shard_of
+from sync.plan import ProjectPlan, inputs_digest, plan_project, shard_of
+from sync.prune import delete_due, remember, remove_project
 from sync.report import Progress, Report
 from sync.upstream import Upstream
 
@@ -154,18 +155,17 @@ async def _sync_project(run: _Run, name: Any, entries: Sequence[Entry]) -> None:
         new = ProjectPage.build(name, files, versions, origin="mirror", last_serial=serial)
         return apply_yanks(new, yanks)
 
-    before = current
-    after = await update_project(run.store, name, _change)
-    if after != before:
-        report.writes += 2  # the JSON and HTML pages
+    if _change(current) == current:
+        after = current  # the common no-op: no second read of the page
+    else:
+        after = await update_project(run.store, name, _change)
+        if after != current:
+            report.writes += 2  # the JSON and HTML pages
     if after is not None and after.origin == "mirror":
         run.listed.add(name)
     elif after is None:
         run.unlisted.add(name)
-    for dropped in plan.drop:
-        report.pruned.append(dropped.filename)
-        if dropped.blob_path:
-            run.pending.setdefault(dropped.blob_path, run.now.isoformat())
+    remember(run.pending, plan.drop, report, run.now.isoformat())
     clean = not plan.errors and len(fetched) == len(plan.fetch)
     run.projects[name] = {
         "etag": found.etag if clean else None,
@@ -176,34 +176,6 @@ async def _sync_project(run: _Run, name: Any, entries: Sequence[Entry]) -> None:
 
 def _version(filename: str) -> Version:
     return parse_distribution_filename(filename).version
-
-
-async def _remove_project(run: _Run, name: Any) -> None:
-    current = await read_project(run.store, name)
-    if current is None or current.origin != "mirror":
-        return
-    await update_project(
-        run.store, name, lambda page: None if page and page.origin == "mirror" else page
-    )
-    run.report.writes += 2
-    run.report.removed_projects.append(name)
-    for file in current.files:
-        run.report.pruned.append(file.filename)
-        if file.blob_path:
-            run.pending.setdefault(file.blob_path, run.now.isoformat())
-
-
-async def _delete_due(run: _Run) -> None:
-    grace = dt.timedelta(hours=run.config.grace_hours)
-    due, run.pending = due_deletes(run.pending, run.now, grace)
-    for path in due:
-        for blob in (path, path + ".metadata", path + ".provenance"):
-            try:
-                await run.store.delete(blob)
-                run.report.writes += 1
-            except BlobNotFound:
-                continue
-        run.report.deleted.append(path)
 
 
 async def _body(run: _Run, entries: Sequence[Entry]) -> None:
@@ -227,7 +199,7 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
         return
     removed = sorted(set(run.previous["projects"]) - set(by_name))
     for name in removed:
-        await _remove_project(run, name)
+        await remove_project(run.store, name, run.pending, report, run.now.isoformat())
     gone = set(report.removed_projects) | run.unlisted
     if run.listed or gone:  # a run that mirrored nothing creates no empty root either
         root_before = await read_projects(run.store)
@@ -236,7 +208,8 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
         )
         if await read_projects(run.store) != root_before:
             report.writes += 2
-    await _delete_due(run)
+    grace = dt.timedelta(hours=config.grace_hours)
+    run.pending = await delete_due(run.store, run.pending, run.now, grace, report)
 
 
 async def run_sync(

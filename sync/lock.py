@@ -25,8 +25,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import anyio
+from packaging.version import Version
 
 from mirror.errors import ConfigError, MirrorError
+from mirror.storage import redact_url
 from sync.allowlist import Entry, parse_allowlist
 from sync.config import SyncConfig
 from sync.upstream import Upstream
@@ -101,7 +103,7 @@ def render_lock(pins: Iterable[Pin], config: SyncConfig, digest: str, source: st
         f"# input: sha256:{digest}",
         "#",
     ]
-    for pin in sorted(pins, key=lambda p: (p.name, tuple(_vkey(p.version)))):
+    for pin in sorted(pins, key=lambda p: (p.name, Version(p.version))):
         marker = f" ; {pin.marker}" if pin.marker else ""
         out.append(f"{pin.name}=={pin.version}{marker} \\")
         hashes = sorted(pin.hashes)
@@ -115,12 +117,6 @@ def render_lock(pins: Iterable[Pin], config: SyncConfig, digest: str, source: st
         elif via:
             out += ["    # via"] + [f"    #   {v}" for v in via]
     return "\n".join(out) + "\n"
-
-
-def _vkey(version: str) -> list[object]:
-    from packaging.version import Version
-
-    return [Version(version)]
 
 
 def _compile(
@@ -156,7 +152,7 @@ def _compile(
         args, cwd=source.parent, env=env, capture_output=True, text=True, timeout=900
     )
     if result.returncode != 0:
-        reason = " ".join(result.stderr.split())[-600:]
+        reason = " ".join(result.stderr.replace(upstream, redact_url(upstream)).split())[-600:]
         raise ConfigError(
             f"resolving {source.name} for CPython {python} on {platform} failed: {reason}"
         )

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from mirror.errors import BlobNotFound, LeaseHeld
@@ -254,6 +255,21 @@ async def test_sync__second_concurrent_sync_exits_with_a_clear_message(
             await _sync(store, world, "alpha")
         # Another shard has its own lease, so it may run meanwhile.
         assert (await _sync(store, world, "alpha", shard=Shard(1, 2))).ok
+
+
+async def test_sync__waits_for_the_lease_when_asked(store: BlobStore, world: World) -> None:
+    released = anyio.Event()
+
+    async def _hold() -> None:
+        async with hold_lease(store):
+            await anyio.sleep(0.5)
+        released.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(_hold)
+        await anyio.sleep(0.1)
+        report = await run_sync(store, world.config(), parse_allowlist("alpha"), wait=10)
+        assert released.is_set() and report.ok
 
 
 async def test_sync__shards_together_publish_every_project(store: BlobStore, world: World) -> None:
