@@ -35,6 +35,7 @@ from sync.upstream import Upstream
 
 __all__ = ["Pin", "check_lock", "input_digest", "lock", "parse_lock", "render_lock"]
 
+_UV_SOURCES = ("UV_INDEX", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_FIND_LINKS", "UV_CONFIG")
 _LEGACY_BUILD_REQUIRES = ["setuptools>=40.8.0"]  # pip's default without [build-system]
 
 
@@ -147,7 +148,9 @@ def _compile(
     ]
     if constraints:
         args += ["--constraint", str(constraints)]
-    env = {**environ, "UV_PYTHON_DOWNLOADS": "never"}
+    # Only the upstream may be consulted: no index, link or config from the environment.
+    env = {k: v for k, v in environ.items() if not k.startswith(_UV_SOURCES)}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
     result = subprocess.run(
         args, cwd=source.parent, env=env, capture_output=True, text=True, timeout=900
     )
@@ -162,22 +165,36 @@ def _compile(
     ]
 
 
-async def _build_requires(pins: Sequence[Pin], upstream_url: str) -> dict[str, list[str]]:
-    """``build-system.requires`` of every pinned project that has no wheel among its hashes."""
+async def _build_requires(
+    pins: Sequence[Pin], upstream_url: str, cache: dict[tuple[str, str], list[str] | None]
+) -> dict[str, list[str]]:
+    """``build-system.requires`` of every pinned project that has no wheel among its hashes
+    (``cache`` carries what earlier targets found, so each pin is looked at once)."""
     found: dict[str, list[str]] = {}
     async with Upstream(upstream_url) as upstream:
         for pin in pins:
-            page = await upstream.project(pin.name)
-            assert page is not None
-            files = [f for f in page.files if f.sha256 in pin.hashes]
-            if not files or any(f.filename.endswith(".whl") for f in files):
-                continue
-            sdist = files[0]
-            data = b"".join(await _read(upstream, sdist.url))
-            if hashlib.sha256(data).hexdigest() != sdist.sha256:
-                raise MirrorError(f"{sdist.filename!r} does not match its locked sha256")
-            found[f"{pin.name}=={pin.version}"] = _requires_of(sdist.filename, data)
+            key = (pin.name, pin.version)
+            if key not in cache:
+                cache[key] = await _sdist_only_requires(upstream, pin)
+            requires = cache[key]
+            if requires is not None:
+                found[f"{pin.name}=={pin.version}"] = requires
     return found
+
+
+async def _sdist_only_requires(upstream: Upstream, pin: Pin) -> list[str] | None:
+    page = await upstream.project(pin.name)
+    assert page is not None  # no ETag was sent, so no 304
+    files = [f for f in page.files if f.sha256 in pin.hashes]
+    if not files or any(f.filename.endswith(".whl") for f in files):
+        return None
+    sdist = files[0]
+    data = b"".join(await _read(upstream, sdist.url))
+    if hashlib.sha256(data).hexdigest() != sdist.sha256:
+        raise MirrorError(
+            f"{sdist.filename!r} does not match its locked sha256: check the upstream, relock"
+        )
+    return _requires_of(sdist.filename, data)
 
 
 async def _read(upstream: Upstream, url: str) -> list[bytes]:
@@ -210,10 +227,11 @@ def lock(source: Path, output: Path, config: SyncConfig, environ: Mapping[str, s
     parse_allowlist(text, str(source))  # fail early, with a line number, on a bad line
     targets = [(v, p) for v in config.lock.python_versions for p in config.lock.platforms]
     merged: dict[tuple[str, str], Pin] = {}
+    seen: dict[tuple[str, str], list[str] | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for python, platform in targets:
             runtime = _compile(source.absolute(), python, platform, config.upstream, environ)
-            backends = anyio.run(_build_requires, runtime, config.upstream)
+            backends = anyio.run(_build_requires, runtime, config.upstream, seen)
             pins = list(runtime)
             if backends:
                 build_in = Path(tmp, "build.in")

@@ -83,4 +83,6 @@ class Progress:
 
     def close(self) -> None:
         if self.enabled and self.shown:
+            self.shown = 0.0
+            self.advance()  # the final count, then leave the line
             self.stream.write("\n")
