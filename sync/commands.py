@@ -115,7 +115,8 @@ def _lock(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         old, new = (p.read_text() if p.is_file() else "" for p in args.diff)
         print(diff_locks(old, new))
         return 0
-    from sync.lock import check_lock, lock
+    from sync.lock import lock
+    from sync.lockfile import check_lock
 
     source: Path = args.source
     output: Path = args.output or source.with_suffix(".txt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sync.lock import Pin, parse_lock
+from sync.lockfile import Pin, parse_lock
 
 __all__ = ["diff_locks"]
 
