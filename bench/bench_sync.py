@@ -5,7 +5,7 @@ with both tools (first sync, then a no-op resync), print the times and ratios; t
 one wheel of --big-gib GiB with both and print each process's peak RSS (``wait4``).
 bandersnatch is installed into its own venv (its dependencies differ from blobpi's).
 
-    .venv/bin/python bench/bench_sync.py [--projects 40] [--versions 3] [--big-gib 1]
+    .venv/bin/python bench/bench_sync.py [--projects 40] [--versions 3] [--big-gib 1] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import base64
 import hashlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -138,6 +139,7 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=40)
     parser.add_argument("--versions", type=int, default=3)
     parser.add_argument("--big-gib", type=float, default=1.0)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOBPI_", "PIP_"))}
     _bandersnatch()
@@ -153,14 +155,21 @@ def main() -> None:
         print(f"upstream: {args.projects} projects, {files} files (+ .metadata)")
         results: dict[str, tuple[float, float]] = {}
         for tool, make in (("blobpi", _blobpi), ("bandersnatch", _bandersnatch_cmd)):
-            command = make(work, upstream, names, "small")
-            first, _ = _run(command, env)
-            noop, _ = _run(command, env)
+            firsts, noops = [], []
+            for attempt in range(args.repeat):  # fresh mirrors; the median damps shared cores
+                command = make(work, upstream, names, f"small{attempt}")
+                firsts.append(_run(command, env)[0])
+                noops.append(_run(command, env)[0])
+                mirror = work / f"{tool}-small{attempt}"
+                mirrored = [p for p in mirror.rglob("*") if p.suffix in _DISTS]
+                if len(mirrored) != files:
+                    sys.exit(f"{tool} mirrored {len(mirrored)} of {files} files")
+            first, noop = statistics.median(firsts), statistics.median(noops)
             results[tool] = (first, noop)
-            mirrored = [p for p in (work / f"{tool}-small").rglob("*") if p.suffix in _DISTS]
-            if len(mirrored) != files:
-                sys.exit(f"{tool} mirrored {len(mirrored)} of {files} files")
-            print(f"{tool:>12}: first sync {first:6.2f}s   no-op resync {noop:6.2f}s")
+            print(
+                f"{tool:>12}: first sync {first:6.2f}s   no-op resync {noop:6.2f}s   "
+                f"(median of {args.repeat})"
+            )
         (b_first, b_noop), (s_first, s_noop) = results["blobpi"], results["bandersnatch"]
         print(
             f"ratio bandersnatch/blobpi: first sync {s_first / b_first:.2f}x, "

@@ -106,7 +106,7 @@ async def _fetch_all(run: _Run, plan: ProjectPlan) -> list[File]:
     return fetched
 
 
-async def _sync_project(run: _Run, name: Any, entries: Sequence[Entry]) -> None:
+async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry]) -> None:
     report, config = run.report, run.config
     current = await read_project(run.store, name)
     previous = run.previous["projects"].get(name)
@@ -163,8 +163,8 @@ async def _sync_project(run: _Run, name: Any, entries: Sequence[Entry]) -> None:
             report.writes += 2  # the JSON and HTML pages
     if after is not None and after.origin == "mirror":
         run.listed.add(name)
-    elif after is None:
-        run.unlisted.add(name)
+    elif after is None and current is not None:
+        run.unlisted.add(name)  # this run deleted its pages
     remember(run.pending, plan.drop, report, run.now.isoformat())
     clean = not plan.errors and len(fetched) == len(plan.fetch)
     run.projects[name] = {
@@ -180,7 +180,7 @@ def _version(filename: str) -> Version:
 
 async def _body(run: _Run, entries: Sequence[Entry]) -> None:
     config, report = run.config, run.report
-    by_name: dict[str, list[Entry]] = defaultdict(list)
+    by_name: dict[NormalizedName, list[Entry]] = defaultdict(list)
     for entry in entries:
         if shard_of(entry.name, config.shard.count) == config.shard.index:
             by_name[entry.name].append(entry)
@@ -188,16 +188,17 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
     run.pending = dict(run.previous.get("pending", {}))
     limit = anyio.CapacityLimiter(config.concurrency)
 
-    async def _limited(name: str, group: Sequence[Entry]) -> None:
+    async def _limited(name: NormalizedName, group: Sequence[Entry]) -> None:
         async with limit:
             await _sync_project(run, name, group)
 
     async with anyio.create_task_group() as tasks:
         for name, group in sorted(by_name.items()):
             tasks.start_soon(_limited, name, group)
-    if report.dry_run:
-        return
     removed = sorted(set(run.previous["projects"]) - set(by_name))
+    if report.dry_run:
+        report.removed_projects = removed  # what a real run would take off the pages
+        return
     for name in removed:
         await remove_project(run.store, name, run.pending, report, run.now.isoformat())
     gone = set(report.removed_projects) | run.unlisted

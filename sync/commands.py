@@ -99,6 +99,8 @@ def _sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                 print(f"+ {name}: {filename}")
             for filename in plan["drop"]:
                 print(f"- {name}: {filename}")
+        for name in report.removed_projects:
+            print(f"- {name} (no longer in the allow-list: its pages go, files after the grace)")
     for message in report.private + report.failed:
         print(f"blobpi: error: {message}", file=sys.stderr)
     for note in report.notes:

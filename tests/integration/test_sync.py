@@ -287,6 +287,12 @@ async def test_sync__dry_run_plans_and_writes_nothing(store: BlobStore, world: W
     report = await _sync(store, world, "alpha\nbeta", dry_run=True)
     assert report.ok and report.plan["beta"]["fetch"] == ["beta-0.5-py3-none-any.whl"]
     assert await _listing(store) == {}
+    assert (await _sync(store, world, "alpha\nbeta")).ok
+    before = await _listing(store)
+    report = await _sync(store, world, "alpha<2", dry_run=True)
+    assert report.removed_projects == ["beta"]
+    assert report.plan["alpha"]["drop"] == ["alpha-2.0-py3-none-any.whl"]
+    assert await _listing(store) == before
 
 
 async def test_sync__metadata_from_upstream_is_hash_checked(store: BlobStore, world: World) -> None:
