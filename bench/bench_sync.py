@@ -145,7 +145,6 @@ def main() -> None:
     _bandersnatch()
     with tempfile.TemporaryDirectory() as tmp, LocalUpstream.start() as upstream:
         work = Path(tmp)
-        upstream.etags = False  # like the real upstream this machine reaches
         names = [f"benchproj{i}" for i in range(args.projects)]
         for name in names:
             for v in range(args.versions):
@@ -153,28 +152,36 @@ def main() -> None:
                 upstream.add(build_sdist(work / "src", name, f"1.{v}"))
         files = args.projects * args.versions * 2
         print(f"upstream: {args.projects} projects, {files} files (+ .metadata)")
-        results: dict[str, tuple[float, float]] = {}
-        for tool, make in (("blobpi", _blobpi), ("bandersnatch", _bandersnatch_cmd)):
-            firsts, noops = [], []
-            for attempt in range(args.repeat):  # fresh mirrors; the median damps shared cores
-                command = make(work, upstream, names, f"small{attempt}")
-                firsts.append(_run(command, env)[0])
-                noops.append(_run(command, env)[0])
-                mirror = work / f"{tool}-small{attempt}"
-                mirrored = [p for p in mirror.rglob("*") if p.suffix in _DISTS]
-                if len(mirrored) != files:
-                    sys.exit(f"{tool} mirrored {len(mirrored)} of {files} files")
-            first, noop = statistics.median(firsts), statistics.median(noops)
-            results[tool] = (first, noop)
+        # Without ETags (this machine's upstream) and with them (the public index sends them);
+        # bandersnatch compares the root page's serials either way.
+        for etags in (False, True):
+            upstream.etags = etags
+            label = "with ETags" if etags else "no ETags"
+            results: dict[str, tuple[float, float]] = {}
+            for tool, make in (("blobpi", _blobpi), ("bandersnatch", _bandersnatch_cmd)):
+                firsts, noops = [], []
+                for attempt in range(args.repeat):  # fresh mirrors; medians damp shared cores
+                    tag = f"small-{etags}-{attempt}"
+                    command = make(work, upstream, names, tag)
+                    firsts.append(_run(command, env)[0])
+                    noops.append(_run(command, env)[0])
+                    mirrored = [
+                        p for p in (work / f"{tool}-{tag}").rglob("*") if p.suffix in _DISTS
+                    ]
+                    if len(mirrored) != files:
+                        sys.exit(f"{tool} mirrored {len(mirrored)} of {files} files")
+                first, noop = statistics.median(firsts), statistics.median(noops)
+                results[tool] = (first, noop)
+                print(
+                    f"{label:>10} {tool:>12}: first sync {first:6.2f}s   no-op resync "
+                    f"{noop:6.2f}s   (median of {args.repeat})"
+                )
+            (b_first, b_noop), (s_first, s_noop) = results["blobpi"], results["bandersnatch"]
             print(
-                f"{tool:>12}: first sync {first:6.2f}s   no-op resync {noop:6.2f}s   "
-                f"(median of {args.repeat})"
+                f"{label:>10} ratio bandersnatch/blobpi: first sync {s_first / b_first:.2f}x, "
+                f"no-op resync {s_noop / b_noop:.2f}x"
             )
-        (b_first, b_noop), (s_first, s_noop) = results["blobpi"], results["bandersnatch"]
-        print(
-            f"ratio bandersnatch/blobpi: first sync {s_first / b_first:.2f}x, "
-            f"no-op resync {s_noop / b_noop:.2f}x"
-        )
+        upstream.etags = False
 
         size = int(args.big_gib * 1024**3)
         big = _big_wheel(work / "big", size)
