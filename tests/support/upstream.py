@@ -50,6 +50,12 @@ class Dist:
         return self.path.name
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops connection attempts of a client that opens
+    # 8 at once; the kernel then retries after a second, which would time the retry, not us.
+    request_queue_size = 128
+
+
 class LocalUpstream:
     """Use ``with LocalUpstream.start() as up:``; ``up.index_url`` is the simple index."""
 
@@ -337,7 +343,7 @@ class LocalUpstream:
     @contextlib.contextmanager
     def start(cls) -> Iterator[LocalUpstream]:
         upstream = cls()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), upstream._handler())
+        server = _Server(("127.0.0.1", 0), upstream._handler())
         server.daemon_threads = True
         upstream.port = server.server_address[1]
         thread = threading.Thread(target=server.serve_forever, daemon=True)
