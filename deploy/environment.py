@@ -11,14 +11,13 @@ extras and are imported inside the functions that need them, never by the core.
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from deploy.requirements import PinnedRequirement
+from deploy.sdk import sdk_import
 from mirror.errors import ConfigError
 
 __all__ = [
@@ -105,8 +104,8 @@ def to_yaml(value: Any, indent: int = 0) -> str:
 
     >>> print(to_yaml({"a": ["x", {"b": "y"}]}), end="")
     "a":
-    - "x"
-    - "b": "y"
+      - "x"
+      - "b": "y"
     """
     pad = " " * indent
     lines: list[str] = []
@@ -139,7 +138,8 @@ def write_environment(
     description: str = "",
 ) -> tuple[Path, Path]:
     """Write ``environment.yml`` and ``conda.yml`` for ``az ml environment create``."""
-    conda = conda_spec([r.pip_line for r in requirements], index_url=index_url, python=python)
+    lines = [r.pip_line for r in requirements]
+    conda = conda_spec(lines, index_url=index_url, python=python, name=name)
     directory.mkdir(parents=True, exist_ok=True)
     conda_path, env_path = directory / "conda.yml", directory / "environment.yml"
     header = "# Written by blobpi azureml environment; installs only from the mirror.\n"
@@ -148,21 +148,6 @@ def write_environment(
         header + to_yaml(environment_yaml(name, image=image, description=description))
     )
     return env_path, conda_path
-
-
-@contextmanager
-def _sdk_import(extra: str) -> Iterator[None]:
-    """Import an optional SDK: a missing extra is a one-line error, and the SDK's own
-    import-time deprecation warnings (marshmallow, ruamel) are not ours to show."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", PendingDeprecationWarning)
-            yield
-    except ImportError as e:
-        raise ConfigError(
-            f"the Azure ML SDK is not installed ({e.name}): pip install 'blobpi[{extra}]'"
-        ) from None
 
 
 def environment_for(
@@ -177,7 +162,7 @@ def environment_for(
     """An SDK v2 ``azure.ai.ml.entities.Environment`` that installs only from the mirror:
     by index URL, or (``index_url=None``) from the direct URL lines ``sas.wheel_urls`` made.
     Register it with ``MLClient.environments.create_or_update(env)``."""
-    with _sdk_import("azureml"):
+    with sdk_import("azureml"):
         from azure.ai.ml.entities import Environment
     lines = [r if isinstance(r, str) else r.pip_line for r in requirements]
     return Environment(
@@ -199,7 +184,7 @@ def v1_environment_for(
     """An SDK v1 ``azureml.core.Environment``. ``CondaDependencies.create()`` quietly adds
     ``--extra-index-url`` and ``--find-links`` for the public index; both are removed, and
     ``set_pip_option`` keeps one option per flag, so ``--index-url`` replaces any other."""
-    with _sdk_import("azureml-v1"):
+    with sdk_import("azureml-v1"):
         from azureml.core import Environment
         from azureml.core.conda_dependencies import CondaDependencies
 

@@ -94,7 +94,10 @@ def _parse_line(number: int, line: str, source: str) -> PinnedRequirement:
     try:
         req = Requirement(requirement_text)
     except InvalidRequirement as e:
-        raise ConfigError(f"{where}: {requirement_text!r} is not a requirement: {e}") from None
+        reason = str(e).splitlines()[0]
+        raise ConfigError(
+            f"{where}: {requirement_text!r} is not a requirement ({reason}): write NAME==VERSION"
+        ) from None
     if req.url:
         raise ConfigError(
             f"{where}: {req.name!r} is a direct URL requirement: pin a version with '==' "
