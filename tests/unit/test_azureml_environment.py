@@ -70,7 +70,8 @@ def test_write_environment__round_trips_through_load_environment(tmp_path: Path)
 
 
 def test_environment_for__blob_urls_install_with_no_index() -> None:
-    line = f"a @ https://acct.blob.core.windows.net/c/packages/a-1-py3-none-any.whl?sig=x#sha256={'c' * 64}"
+    url = "https://acct.blob.core.windows.net/c/packages/a-1-py3-none-any.whl?sig=x"
+    line = f"a @ {url}#sha256={'c' * 64}"
     env = environment_for(None, [line], name="blob")
     assert _pip_section(env.conda_file) == ["--no-index", line]
 

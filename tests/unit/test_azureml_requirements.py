@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from deploy.requirements import PinnedRequirement, parse_requirements
 from mirror.errors import ConfigError
@@ -33,8 +34,8 @@ def test_parse_requirements__keeps_pins_hashes_extras_markers() -> None:
 
 def test_parse_requirements__without_hashes() -> None:
     assert parse_requirements("a==1\nb==2.0rc1\n") == (
-        PinnedRequirement("a", "1", line_number=1),
-        PinnedRequirement("b", "2.0rc1", line_number=2),
+        PinnedRequirement(canonicalize_name("a"), "1", line_number=1),
+        PinnedRequirement(canonicalize_name("b"), "2.0rc1", line_number=2),
     )
 
 

@@ -20,7 +20,7 @@ PATH = "packages/aa/bb/cccc/pkg-1.0-py3-none-any.whl"
 
 
 def _delegation_key() -> UserDelegationKey:
-    key = UserDelegationKey()
+    key = UserDelegationKey()  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
     key.signed_oid = "11111111-1111-1111-1111-111111111111"
     key.signed_tid = "22222222-2222-2222-2222-222222222222"
     key.signed_start = "2026-03-01T12:00:00Z"

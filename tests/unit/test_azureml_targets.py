@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from deploy.requirements import parse_requirements
 from deploy.targets import Target, choose_wheel
@@ -17,7 +18,7 @@ def _page(*filenames: tuple[str, str]) -> ProjectPage:
         File.stored(f"packages/aa/bb/{key}/{name}", filename=name, hashes={"sha256": SHA[key]})
         for key, name in filenames
     ]
-    return ProjectPage.build("pkg", files, ["1.0", "2.0"])
+    return ProjectPage.build(canonicalize_name("pkg"), files, ["1.0", "2.0"])
 
 
 PAGE = _page(
