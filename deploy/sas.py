@@ -179,12 +179,12 @@ async def wheel_urls(
 ) -> list[str]:
     """One ``name @ URL`` line per requirement that applies on ``target`` (markers are
     evaluated for it), each naming the wheel pip would pick there. All lines are resolved
-    before anything is signed, so a bad line fails the whole call."""
+    before any is printed, so a bad line fails the whole call."""
+    signer, expiry = await signer_for(store, environ, now or dt.datetime.now(dt.UTC), lifetime)
     markers = target.marker_environment()
     chosen = [
         (req, choose_wheel(await read_project(store, req.name), req, target))
         for req in requirements
         if req.applies(markers)
     ]
-    signer, expiry = await signer_for(store, environ, now or dt.datetime.now(dt.UTC), lifetime)
     return [url_line(req.name, file, signer, expiry, req.extras) for req, file in chosen]
