@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 
@@ -46,6 +47,8 @@ _EMPTY_ROOT = {
     Format.HTML: CachedPage.of(render_index_html(ProjectList())),
 }
 _ENCODED_SEPARATORS = (b"%2f", b"%5c", b"%00", b"%2e")
+_NOSNIFF = {"X-Content-Type-Options": "nosniff"}  # error text is never run as a page
+_log = logging.getLogger("blobpi.server")
 
 
 def _state(request: Request) -> tuple[BlobStore, PageCache]:
@@ -53,7 +56,10 @@ def _state(request: Request) -> tuple[BlobStore, PageCache]:
 
 
 def _page_format(request: Request) -> Format:
-    fmt = select_format(request.headers.get("accept"), request.query_params.get("format"))
+    format_param = request.query_params.get("format")
+    if format_param is not None:  # an unencoded '+' in a query string arrives as a space
+        format_param = format_param.replace(" ", "+")
+    fmt = select_format(request.headers.get("accept"), format_param)
     if fmt is None:
         raise HTTPException(
             406,
@@ -99,8 +105,10 @@ async def project_page(request: Request) -> Response:
     raw = request.path_params["project"]
     try:
         name = project_name(raw)
-    except InvalidName:
-        raise ProjectNotFound(f"no project {raw[:80]!r}") from None
+    except InvalidName:  # the name is not echoed: it is arbitrary user input
+        raise ProjectNotFound(
+            "no such project: names use letters, digits and '.-_' (PEP 508)"
+        ) from None
     if name != raw:  # PEP 503: one canonical URL per project
         url = request.url.replace(path=f"/simple/{name}/")
         return RedirectResponse(str(url), status_code=301)
@@ -173,16 +181,24 @@ async def landing(request: Request) -> Response:
     return Response(body, media_type="text/html; charset=utf-8")
 
 
-def _error(status: int) -> object:
+def _error(status: int, public_message: str | None = None) -> object:
+    """An exception handler. Errors that would reveal where the store is (a path, an account
+    URL) answer with ``public_message`` and are logged in full instead."""
+
     async def handler(request: Request, exc: Exception) -> Response:
-        return PlainTextResponse(f"{exc}\n", status_code=status)
+        if public_message is not None:
+            if status >= 500:
+                _log.error("%s %s: %s", request.method, request.url.path, exc)
+            return PlainTextResponse(public_message, status_code=status, headers=_NOSNIFF)
+        return PlainTextResponse(f"{exc}\n", status_code=status, headers=_NOSNIFF)
 
     return handler
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code, headers=exc.headers)
+    headers = {**(exc.headers or {}), **_NOSNIFF}
+    return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code, headers=headers)
 
 
 def create_app(settings: Settings | None = None, store: BlobStore | None = None) -> Starlette:
@@ -210,9 +226,9 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
     ]
     handlers = {
         ProjectNotFound: _error(404),
-        BlobNotFound: _error(404),
+        BlobNotFound: _error(404, "not found\n"),
         InvalidName: _error(404),
-        StorageUnavailable: _error(503),
+        StorageUnavailable: _error(503, "the index's storage is unavailable; retry later\n"),
         UpstreamUnavailable: _error(502),
         HTTPException: _http_error,
     }
