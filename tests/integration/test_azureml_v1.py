@@ -1,0 +1,102 @@
+"""SDK v1 (``azureml-core``) environments, built offline in a venv of their own: azureml-core
+pins old versions of what azure-ai-ml and blobpi need, so the two do not share one venv.
+The venv is made once per session with uv and the machine's normal registry configuration
+(this installs test tooling; it does not exercise the mirror)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from mirror.cli import main
+from tests.support.processes import BIN, ROOT, run
+
+LOCK = (
+    f"attrs==23.2.0 --hash=sha256:{'a' * 64}\nazureml-defaults==1.60.0 --hash=sha256:{'b' * 64}\n"
+)
+INDEX = "https://pkgs.example.org/simple/"
+
+SCRIPT = """
+import json, sys, tempfile, warnings
+warnings.simplefilter("ignore")  # azureml-core's vendored ruamel warns on every dump
+from azureml.core import Environment
+from azureml.core.conda_dependencies import CondaDependencies
+from deploy.environment import v1_environment_for
+from deploy.requirements import parse_requirements
+
+reqs = parse_requirements(sys.argv[1])
+env = v1_environment_for(sys.argv[2], reqs, name="train", image="img:1", python="3.11")
+conda = env.python.conda_dependencies
+with tempfile.TemporaryDirectory() as tmp:
+    env.save_to_directory(tmp, overwrite=True)
+    loaded = Environment.load_from_directory(tmp).python.conda_dependencies
+raw = CondaDependencies.create(pip_packages=["x==1"], pin_sdk_version=False)
+print(json.dumps({
+    "options": list(conda.pip_options),
+    "packages": list(conda.pip_packages),
+    "channels": list(conda.conda_channels),
+    "python": conda.get_python_version(),
+    "image": env.docker.base_image,
+    "yaml": conda.serialize_to_string(),
+    "loaded_options": list(loaded.pip_options),
+    "loaded_packages": list(loaded.pip_packages),
+    "raw_options": list(raw.pip_options),
+}))
+"""
+
+
+@pytest.fixture(scope="session")
+def v1_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    venv = tmp_path_factory.mktemp("azureml-v1") / "venv"
+    env = dict(os.environ)
+    run([str(BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], env=env)
+    env["VIRTUAL_ENV"] = str(venv)
+    run([str(BIN / "uv"), "pip", "install", "--quiet", "azureml-core>=1.57"], env=env, timeout=600)
+    return venv / "bin" / "python"
+
+
+@pytest.mark.slow
+def test_v1_environment_for__strips_what_create_injects(v1_python: Path) -> None:
+    result = run(
+        [str(v1_python), "-c", SCRIPT, LOCK, INDEX],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    got = json.loads(result.stdout)
+    # CondaDependencies.create() itself still adds the public index ...
+    assert any(o.startswith("--extra-index-url") for o in got["raw_options"])
+    # ... and the helper's environment keeps only the mirror.
+    assert got["options"] == [f"--index-url {INDEX}"]
+    assert got["loaded_options"] == got["options"]
+    assert "--extra-index-url" not in got["yaml"] and "--find-links" not in got["yaml"]
+    assert got["packages"] == [
+        f"attrs==23.2.0 --hash=sha256:{'a' * 64}",
+        f"azureml-defaults==1.60.0 --hash=sha256:{'b' * 64}",
+    ]
+    assert got["loaded_packages"] == got["packages"]
+    assert (got["python"], got["image"], got["channels"]) == ("3.11", "img:1", ["conda-forge"])
+
+
+def test_cli_environment_v1__without_the_extra_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if importlib.util.find_spec("azureml") is not None:
+        pytest.skip("azureml-core is installed in this venv")
+    (tmp_path / "r.txt").write_text(LOCK)
+    argv = [
+        "azureml",
+        "environment",
+        "--sdk",
+        "v1",
+        "--index-url",
+        INDEX,
+        "-r",
+        str(tmp_path / "r.txt"),
+    ]
+    assert main([*argv, "--name", "n", "-o", str(tmp_path / "out")], environ={}) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'blobpi[azureml-v1]'" in err and err.count("\n") == 1
