@@ -30,6 +30,7 @@ __all__ = [
     "MAX_LIFETIME",
     "Signer",
     "bucketed_window",
+    "delegation_signer",
     "parse_lifetime",
     "signer_for",
     "url_line",
@@ -150,22 +151,32 @@ async def signer_for(
             "a SAS container URL cannot sign other URLs: give the plain container URL and "
             "sign in with an Entra identity (az login, or a managed identity)"
         )
-    from azure.core.exceptions import AzureError
     from azure.storage.blob.aio import BlobServiceClient
 
     account_url, _ = parse_container_url(container_url)
     service = BlobServiceClient(account_url, credential=client.credential)
     try:
+        return await delegation_signer(service, container_url, start, expiry), expiry
+    finally:
+        await service.close()
+
+
+async def delegation_signer(
+    service: Any, container_url: str, start: dt.datetime, expiry: dt.datetime
+) -> Signer:
+    """A user delegation signer: one key per call, valid over the bucketed window, so two
+    calls in one bucket sign with the same key fields (and, as the service derives the key
+    from them and the identity, the same key)."""
+    from azure.core.exceptions import AzureError
+
+    try:
         delegation = await service.get_user_delegation_key(start, expiry)
     except AzureError as e:
         raise StorageUnavailable(
-            f"could not get a user delegation key for {account_url} ({type(e).__name__}): the "
-            "identity needs 'Storage Blob Delegator' on the account and https"
+            f"could not get a user delegation key for {service.url} ({type(e).__name__}): the "
+            "identity needs 'Storage Blob Delegator' on the account, over https"
         ) from None
-    finally:
-        await service.close()
-    signer = Signer(str(client.account_name), container_url, user_delegation_key=delegation)
-    return signer, expiry
+    return Signer(str(service.account_name), container_url, user_delegation_key=delegation)
 
 
 async def wheel_urls(
