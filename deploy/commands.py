@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,18 +18,14 @@ from typing import Any
 import anyio
 
 from deploy import connection as feed
+from deploy.azureml import add_private_wheel, read_lock, wheel_urls_for
 from deploy.environment import DEFAULT_IMAGE, environment_for, v1_environment_for
 from deploy.environment import write_environment as write_v2_environment
-from deploy.requirements import PinnedRequirement, parse_requirements
-from deploy.sas import parse_lifetime, signer_for, url_line, wheel_urls
 from deploy.sdk import ml_client, v1_workspace
-from deploy.targets import DEFAULT_PLATFORM, DEFAULT_PYTHON, Target
+from deploy.targets import DEFAULT_PLATFORM, DEFAULT_PYTHON
 from mirror.commands import add_storage_argument
 from mirror.errors import ConfigError
-from mirror.names import parse_distribution_filename
-from mirror.publish import publish
 from mirror.settings import Settings
-from mirror.storage import open_store
 
 __all__ = ["configure_parser"]
 
@@ -91,14 +87,6 @@ def _blob_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expiry", default="7d", help="URL lifetime, 5m..7d (default: 7d)")
 
 
-def _read_requirements(path: Path) -> tuple[PinnedRequirement, ...]:
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ConfigError(f"cannot read {str(path)!r} ({e.strerror}): give a pinned lock") from None
-    return parse_requirements(text, source=path.name)
-
-
 def _outputs(args: argparse.Namespace) -> None:
     if args.output is None and not args.create:
         raise ConfigError("nothing to do: give -o DIR to write the files, --create, or both")
@@ -106,7 +94,7 @@ def _outputs(args: argparse.Namespace) -> None:
 
 def _environment(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     _outputs(args)
-    reqs = _read_requirements(args.requirements)
+    reqs = read_lock(args.requirements)
     entity: Any = None
     if args.sdk == "v1" or args.create:  # writing the v2 files needs no SDK
         build = environment_for if args.sdk == "v2" else v1_environment_for
@@ -159,49 +147,36 @@ def _connection(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def _blob_store(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Settings, Any]:
-    settings = Settings.from_env(environ, storage=args.storage)
-    return settings, open_store(settings.storage, settings.environ)
-
-
 def _wheel_urls(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    reqs = _read_requirements(args.requirements)
-    target, lifetime = Target(args.python, args.platform), parse_lifetime(args.expiry)
-    settings, store = _blob_store(args, environ)
-
-    async def _run() -> list[str]:
-        try:
-            return await wheel_urls(
-                store, reqs, target=target, environ=settings.environ, lifetime=lifetime
-            )
-        finally:
-            await store.close()
-
-    for line in anyio.run(_run):
+    reqs = read_lock(args.requirements)
+    settings = Settings.from_env(environ, storage=args.storage)
+    lines = anyio.run(
+        functools.partial(
+            wheel_urls_for,
+            settings.storage,
+            reqs,
+            expiry=args.expiry,
+            python=args.python,
+            platform=args.platform,
+            environ=settings.environ,
+        )
+    )
+    for line in lines:
         print(line)
     return 0
 
 
 def _add_private_wheel(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    path: Path = args.file
-    if path.suffix != ".whl" or not path.is_file():
-        raise ConfigError(f"{str(path)!r} is not a wheel file: build one with 'python -m build'")
-    lifetime = parse_lifetime(args.expiry)
-    settings, store = _blob_store(args, environ)
-
-    async def _run() -> str:
-        try:
-            # Sign first: a store that cannot sign URLs must not get the upload either.
-            signer, expiry = await signer_for(
-                store, settings.environ, dt.datetime.now(dt.UTC), lifetime
-            )
-            await store.ensure()
-            with path.open("rb") as f:
-                result = await publish(store, path.name, f, max_bytes=settings.max_upload_bytes)
-            name = parse_distribution_filename(path.name).name
-            return url_line(name, result.file, signer, expiry)
-        finally:
-            await store.close()
-
-    print(anyio.run(_run))
+    settings = Settings.from_env(environ, storage=args.storage)
+    line = anyio.run(
+        functools.partial(
+            add_private_wheel,
+            settings.storage,
+            args.file,
+            expiry=args.expiry,
+            max_bytes=settings.max_upload_bytes,
+            environ=settings.environ,
+        )
+    )
+    print(line)
     return 0

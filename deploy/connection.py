@@ -55,10 +55,13 @@ def feed_target(index_url: str, target: str | None = None) -> str:
     return target
 
 
-def read_secret(environ: Mapping[str, str], what: str) -> str:
-    """The secret from ``$BLOBPI_FEED_SECRET``, else a prompt on a terminal."""
+def read_secret(environ: Mapping[str, str], what: str, interactive: bool | None = None) -> str:
+    """The secret from ``$BLOBPI_FEED_SECRET``, else a hidden prompt (by default only on a
+    terminal; notebooks pass ``interactive=True``, as their kernels can prompt)."""
     secret = environ.get(SECRET_VARIABLE, "")
-    if not secret and sys.stdin.isatty():
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    if not secret and interactive:
         secret = getpass.getpass(f"{what} for the mirror (input hidden): ")
     if not secret.strip():
         raise ConfigError(

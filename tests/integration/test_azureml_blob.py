@@ -19,6 +19,7 @@ import httpx
 import pytest
 from packaging.utils import canonicalize_name
 
+from deploy.azureml import environment_for, wheel_urls_for
 from deploy.requirements import parse_requirements
 from deploy.sas import wheel_urls
 from deploy.targets import Target
@@ -289,3 +290,12 @@ def test_add_private_wheel__bad_input_is_one_line(
     )
     assert (code, out) == (1, "") and message in err and err.count("\n") == 1
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.anyio
+async def test_wheel_urls_for__notebook_api_builds_a_blob_environment(mirror: Mirror) -> None:
+    lines = await wheel_urls_for(mirror.url, mirror.lock, expiry="1h", environ=mirror.environ)
+    assert [line.split(" @ ")[0] for line in lines] == ["alpha", "beta"]
+    env = environment_for(None, lines, name="blob")
+    (pip,) = [d["pip"] for d in env.conda_file["dependencies"] if isinstance(d, dict)]
+    assert pip == ["--no-index", *lines]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from deploy.azureml import connection_for as notebook_connection_for
 from deploy.connection import (
     SECRET_VARIABLE,
     connection_for,
@@ -125,3 +126,12 @@ def test_cli_connection__bad_input_is_one_line(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_notebook_connection_for__reads_the_secret_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(SECRET_VARIABLE, SECRET)
+    conn = notebook_connection_for(INDEX, username="reader")
+    body = conn._to_rest_object().as_dict()["properties"]
+    assert body["credentials"] == {"username": "reader", "password": SECRET}

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from deploy.azureml import environment_for as notebook_environment_for
 from deploy.environment import (
     DEFAULT_IMAGE,
     check_index_url,
@@ -157,3 +158,11 @@ def test_cli_environment__bad_input_is_one_line(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and err.startswith("blobpi: error: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_notebook_environment_for__reads_the_lock_file(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(LOCK)
+    env = notebook_environment_for(INDEX, tmp_path / "requirements.txt", name="train")
+    assert _pip_section(env.conda_file) == PIP
+    with pytest.raises(ConfigError, match="cannot read"):
+        notebook_environment_for(INDEX, tmp_path / "missing.txt", name="train")
