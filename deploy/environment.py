@@ -77,6 +77,11 @@ def conda_spec(
     >>> conda_spec(["a==1"], index_url="https://i/simple/")["dependencies"][2]
     {'pip': ['--index-url https://i/simple/', 'a==1']}
     """
+    if index_url is None and not all(" @ " in line for line in pip_lines):
+        raise ConfigError(
+            "without an index URL every line must be a 'name @ URL' line (blobpi azureml "
+            "wheel-urls prints them): give the index URL, or the URL lines"
+        )
     option = f"--index-url {check_index_url(index_url)}" if index_url else "--no-index"
     return {
         "name": name,

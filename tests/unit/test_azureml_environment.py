@@ -166,3 +166,8 @@ def test_notebook_environment_for__reads_the_lock_file(tmp_path: Path) -> None:
     assert _pip_section(env.conda_file) == PIP
     with pytest.raises(ConfigError, match="cannot read"):
         notebook_environment_for(INDEX, tmp_path / "missing.txt", name="train")
+
+
+def test_conda_spec__no_index_needs_url_lines() -> None:
+    with pytest.raises(ConfigError, match="every line must be a 'name @ URL' line"):
+        conda_spec(["a==1"], index_url=None)
