@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -30,6 +31,7 @@ from mirror.errors import (
     UpstreamUnavailable,
 )
 from mirror.http import Unsatisfiable, accepts_gzip, etag_matches, parse_range
+from mirror.metrics import Metrics, MetricsMiddleware
 from mirror.model import ProjectList
 from mirror.names import check_blob_path, project_name
 from mirror.negotiate import Format, select_format
@@ -165,6 +167,11 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("ok\n")
 
 
+async def metrics(request: Request) -> Response:
+    body = request.app.state.metrics.render()
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 async def landing(request: Request) -> Response:
     store, _ = _state(request)
     projects = await read_projects(store)
@@ -220,6 +227,7 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
     routes = [
         Route("/", landing, methods=methods),
         Route("/health", health, methods=methods),
+        Route("/metrics", metrics, methods=methods),
         Route("/simple/", root_page, methods=methods),
         Route("/simple/{project}/", project_page, methods=methods),
         Route("/packages/{path:path}", package_file, methods=methods),
@@ -232,4 +240,12 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         UpstreamUnavailable: _error(502),
         HTTPException: _http_error,
     }
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)  # type: ignore[arg-type]
+    counters = Metrics()
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=handlers,  # type: ignore[arg-type]
+        middleware=[Middleware(MetricsMiddleware, metrics=counters)],
+    )
+    app.state.metrics = counters
+    return app
