@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from deploy.requirements import PinnedRequirement
 from deploy.targets import Target, choose_wheel
@@ -118,6 +118,20 @@ def url_line(
     return f"{name}{extra} @ {signer.url(file.blob_path, file.sha256, expiry)}"
 
 
+def _account_of(container_url: str) -> str:
+    """The account of a container URL: the host's first label, or on an emulator (an IP
+    or localhost, path-style) the first path segment.
+
+    >>> _account_of("http://127.0.0.1:10000/devstoreaccount1/pkgs")
+    'devstoreaccount1'
+    """
+    parts = urlsplit(container_url)
+    host = parts.hostname or ""
+    if host == "localhost" or re.fullmatch(r"[\d.]+|[0-9a-f:]+", host):
+        return parts.path.strip("/").split("/")[0]
+    return host.split(".")[0]
+
+
 def _account_key(environ: Mapping[str, str]) -> tuple[str, str] | None:
     parts = dict(
         item.split("=", 1)
@@ -145,6 +159,11 @@ async def signer_for(
     start, expiry = bucketed_window(now, lifetime)
     key = _account_key(environ)
     if key is not None:
+        if key[0] != _account_of(container_url):
+            raise ConfigError(
+                f"AZURE_STORAGE_CONNECTION_STRING is for account {key[0]!r}, but --storage is "
+                f"in {_account_of(container_url)!r}: use the connection string of that account"
+            )
         return Signer(key[0], container_url, account_key=key[1]), expiry
     if "sig=" in (client.url.partition("?")[2]):
         raise ConfigError(
@@ -165,8 +184,9 @@ async def delegation_signer(
     service: Any, container_url: str, start: dt.datetime, expiry: dt.datetime
 ) -> Signer:
     """A user delegation signer: one key per call, valid over the bucketed window, so two
-    calls in one bucket sign with the same key fields (and, as the service derives the key
-    from them and the identity, the same key)."""
+    calls in one bucket sign with the same key fields. Azurite derives the key's value from
+    those fields and the identity, so the URLs are identical too; docs/azureml.md says what
+    is not verified against Azure."""
     from azure.core.exceptions import AzureError
 
     try:

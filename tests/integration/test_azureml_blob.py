@@ -299,3 +299,16 @@ async def test_wheel_urls_for__notebook_api_builds_a_blob_environment(mirror: Mi
     env = environment_for(None, lines, name="blob")
     (pip,) = [d["pip"] for d in env.conda_file["dependencies"] if isinstance(d, dict)]
     assert pip == ["--no-index", *lines]
+
+
+def test_wheel_urls__connection_string_of_another_account_is_one_line(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = mirror.environ["AZURE_STORAGE_CONNECTION_STRING"].replace(
+        "AccountName=devstoreaccount1", "AccountName=otheraccount"
+    )
+    environ = {"AZURE_STORAGE_CONNECTION_STRING": other}
+    code, out, err = _cli(
+        capsys, environ, "wheel-urls", "-r", str(mirror.lock), "--storage", mirror.url
+    )
+    assert (code, out) == (1, "") and "is for account 'otheraccount'" in err
