@@ -21,30 +21,24 @@ LOCK = (
 )
 INDEX = "https://pkgs.example.org/simple/"
 
+# Reads back what `blobpi azureml environment --sdk v1 -o DIR` wrote.
 SCRIPT = """
-import json, sys, tempfile, warnings
+import json, sys, warnings
 warnings.simplefilter("ignore")  # azureml-core's vendored ruamel warns on every dump
 from azureml.core import Environment
 from azureml.core.conda_dependencies import CondaDependencies
-from deploy.environment import v1_environment_for
-from deploy.requirements import parse_requirements
 
-reqs = parse_requirements(sys.argv[1])
-env = v1_environment_for(sys.argv[2], reqs, name="train", image="img:1", python="3.11")
+env = Environment.load_from_directory(sys.argv[1])
 conda = env.python.conda_dependencies
-with tempfile.TemporaryDirectory() as tmp:
-    env.save_to_directory(tmp, overwrite=True)
-    loaded = Environment.load_from_directory(tmp).python.conda_dependencies
 raw = CondaDependencies.create(pip_packages=["x==1"], pin_sdk_version=False)
 print(json.dumps({
+    "name": env.name,
     "options": list(conda.pip_options),
     "packages": list(conda.pip_packages),
     "channels": list(conda.conda_channels),
     "python": conda.get_python_version(),
     "image": env.docker.base_image,
     "yaml": conda.serialize_to_string(),
-    "loaded_options": list(loaded.pip_options),
-    "loaded_packages": list(loaded.pip_packages),
     "raw_options": list(raw.pip_options),
 }))
 """
@@ -56,29 +50,36 @@ def v1_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = dict(os.environ)
     run([str(BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], env=env)
     env["VIRTUAL_ENV"] = str(venv)
-    run([str(BIN / "uv"), "pip", "install", "--quiet", "azureml-core>=1.57"], env=env, timeout=600)
+    install = [str(BIN / "uv"), "pip", "install", "--quiet", "azureml-core>=1.57", "-e", str(ROOT)]
+    run(install, env=env, timeout=600)
     return venv / "bin" / "python"
 
 
 @pytest.mark.slow
-def test_v1_environment_for__strips_what_create_injects(v1_python: Path) -> None:
-    result = run(
-        [str(v1_python), "-c", SCRIPT, LOCK, INDEX],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+def test_cli_environment_v1__strips_what_create_injects(v1_python: Path, tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(LOCK)
+    out = tmp_path / "v1"
+    written = run(
+        [
+            str(v1_python.parent / "blobpi"),
+            *("azureml", "environment", "--sdk", "v1", "--index-url", INDEX),
+            *("-r", str(tmp_path / "requirements.txt"), "--name", "train", "--image", "img:1"),
+            *("-o", str(out)),
+        ]
     )
-    got = json.loads(result.stdout)
+    assert "wrote the v1 environment" in written.stdout
+    got = json.loads(run([str(v1_python), "-c", SCRIPT, str(out)]).stdout)
     # CondaDependencies.create() itself still adds the public index ...
     assert any(o.startswith("--extra-index-url") for o in got["raw_options"])
     # ... and the helper's environment keeps only the mirror.
     assert got["options"] == [f"--index-url {INDEX}"]
-    assert got["loaded_options"] == got["options"]
     assert "--extra-index-url" not in got["yaml"] and "--find-links" not in got["yaml"]
     assert got["packages"] == [
         f"attrs==23.2.0 --hash=sha256:{'a' * 64}",
         f"azureml-defaults==1.60.0 --hash=sha256:{'b' * 64}",
     ]
-    assert got["loaded_packages"] == got["packages"]
-    assert (got["python"], got["image"], got["channels"]) == ("3.11", "img:1", ["conda-forge"])
+    assert (got["name"], got["python"], got["image"]) == ("train", "3.11", "img:1")
+    assert got["channels"] == ["conda-forge"]
 
 
 def test_cli_environment_v1__without_the_extra_is_one_line(
