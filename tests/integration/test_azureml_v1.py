@@ -1,7 +1,7 @@
-"""SDK v1 (``azureml-core``) environments, built offline in a venv of their own: azureml-core
-pins old versions of what azure-ai-ml and blobpi need, so the two do not share one venv.
-The venv is made once per session with uv and the machine's normal registry configuration
-(this installs test tooling; it does not exercise the mirror)."""
+"""SDK v1 (``azureml-core``, end of life) environments, built offline in a venv of its own,
+so that the dev venv and its SDK v2 never depend on what the old SDK pulls in. The venv is
+made once per session with uv and the machine's normal registry configuration (this installs
+test tooling; it does not exercise the mirror), with blobpi itself, so the real CLI runs."""
 
 from __future__ import annotations
 
