@@ -21,7 +21,7 @@ from deploy import connection as feed
 from deploy.azureml import add_private_wheel, read_lock, wheel_urls_for
 from deploy.environment import DEFAULT_IMAGE, environment_for, v1_environment_for
 from deploy.environment import write_environment as write_v2_environment
-from deploy.sdk import ml_client, v1_workspace
+from deploy.sdk import ml_client, v1_workspace, workspace_errors
 from deploy.targets import DEFAULT_PLATFORM, DEFAULT_PYTHON
 from mirror.commands import add_storage_argument
 from mirror.errors import ConfigError
@@ -114,12 +114,12 @@ def _environment(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             entity.save_to_directory(str(args.output), overwrite=True)
             print(f"wrote the v1 environment to {args.output}: Environment.load_from_directory")
     if args.create:
-        if args.sdk == "v2":
-            created = ml_client(args.workspace_config).environments.create_or_update(entity)
-            print(f"created environment {created.name} version {created.version}")
-        else:
-            created = entity.register(v1_workspace(args.workspace_config))
-            print(f"registered environment {created.name} version {created.version}")
+        with workspace_errors("creating the environment"):
+            if args.sdk == "v2":
+                created = ml_client(args.workspace_config).environments.create_or_update(entity)
+            else:
+                created = entity.register(v1_workspace(args.workspace_config))
+        print(f"created environment {created.name} version {created.version}")
     return 0
 
 
@@ -137,12 +137,14 @@ def _connection(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             f"wrote {path} (owner-only; it holds the secret): "
             f"az ml connection create --file {path}, then delete it"
         )
-    if args.create and args.sdk == "v2":
-        connection = feed.connection_for(args.index_url, username=args.username, **common)
-        ml_client(args.workspace_config).connections.create_or_update(connection)
-    elif args.create:
-        feed.create_v1_connection(v1_workspace(args.workspace_config), args.index_url, **common)
     if args.create:
+        with workspace_errors("creating the connection", secret):
+            if args.sdk == "v2":
+                connection = feed.connection_for(args.index_url, username=args.username, **common)
+                ml_client(args.workspace_config).connections.create_or_update(connection)
+            else:
+                workspace = v1_workspace(args.workspace_config)
+                feed.create_v1_connection(workspace, args.index_url, **common)
         print(f"created python_feed connection {args.name!r} for {target}")
     return 0
 

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mirror.errors import ConfigError
+from mirror.errors import ConfigError, MirrorError
 
-__all__ = ["ml_client", "sdk_import", "v1_workspace"]
+__all__ = ["ml_client", "sdk_import", "v1_workspace", "workspace_errors"]
 
 
 @contextmanager
@@ -46,3 +46,23 @@ def v1_workspace(config: Path | None) -> Any:
         from azureml.core import Workspace
 
         return Workspace.from_config(path=str(config) if config else None)
+
+
+@contextmanager
+def workspace_errors(what: str, secret: str | None = None) -> Iterator[None]:
+    """The SDKs' own exceptions (config.json missing, sign-in failed, no role in the
+    workspace) become one line naming the cause; the secret never appears in it."""
+    try:
+        yield
+    except MirrorError:
+        raise
+    except Exception as e:
+        if not type(e).__module__.startswith(("azure.", "azureml.", "msrest")):
+            raise
+        reason = (str(e).strip().splitlines() or [""])[0][:200]
+        if secret:
+            reason = reason.replace(secret, "***")
+        raise ConfigError(
+            f"{what} failed ({type(e).__name__}: {reason}): check config.json "
+            "(--workspace-config), az login, and your role in the workspace"
+        ) from None

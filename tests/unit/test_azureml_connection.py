@@ -135,3 +135,14 @@ def test_notebook_connection_for__reads_the_secret_from_the_environment(
     conn = notebook_connection_for(INDEX, username="reader")
     body = conn._to_rest_object().as_dict()["properties"]
     assert body["credentials"] == {"username": "reader", "password": SECRET}
+
+
+def test_cli_connection_create__missing_workspace_config_is_one_line_without_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["azureml", "connection", "--index-url", INDEX, "--token", "--create"]
+    argv += ["--workspace-config", str(tmp_path / "nowhere")]
+    assert main(argv, environ={SECRET_VARIABLE: SECRET}) == 1
+    err = capsys.readouterr().err
+    assert "creating the connection failed" in err and "config.json" in err
+    assert err.count("\n") == 1 and SECRET not in err

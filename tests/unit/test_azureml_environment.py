@@ -171,3 +171,14 @@ def test_notebook_environment_for__reads_the_lock_file(tmp_path: Path) -> None:
 def test_conda_spec__no_index_needs_url_lines() -> None:
     with pytest.raises(ConfigError, match="every line must be a 'name @ URL' line"):
         conda_spec(["a==1"], index_url=None)
+
+
+def test_cli_environment_create__missing_workspace_config_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "requirements.txt").write_text(LOCK)
+    argv = ["azureml", "environment", "--index-url", INDEX, "--name", "train", "--create"]
+    argv += ["-r", str(tmp_path / "requirements.txt")]
+    assert main([*argv, "--workspace-config", str(tmp_path / "nowhere")], environ={}) == 1
+    err = capsys.readouterr().err
+    assert "creating the environment failed" in err and err.count("\n") == 1
