@@ -3,8 +3,9 @@
 Routes: ``/simple/`` and ``/simple/<project>/`` (PEP 503 HTML or PEP 691 JSON by content
 negotiation, ``Vary: Accept``, non-canonical names redirected), ``/packages/...`` (files,
 PEP 658 ``.metadata``, PEP 740 ``.provenance``: streamed, ``Range``, ``ETag``), ``/health``,
-and ``/``, a landing page for people. Pages come from ``PageCache``; nothing is rendered or
-listed per request. Start it with ``uvicorn --factory mirror.app:create_app``.
+and ``/``, a landing page for people; ``POST /`` is the upload API (``mirror.upload_api``),
+and ``mirror.auth`` guards everything but ``/health``. Pages come from ``PageCache``; nothing
+is rendered or listed per request. Start it with ``uvicorn --factory mirror.app:create_app``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from mirror.auth import AuthMiddleware, TokenCache
 from mirror.cache import CachedPage, PageCache
 from mirror.errors import (
     BlobNotFound,
@@ -39,6 +41,8 @@ from mirror.pages import page_path, read_projects
 from mirror.render import render_index_html, render_index_json
 from mirror.settings import Settings
 from mirror.storage import BlobStore, open_store
+from mirror.tokens import TokenFile
+from mirror.upload_api import upload
 
 __all__ = ["create_app"]
 
@@ -217,15 +221,20 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, object]]:
         app.state.store = the_store
         app.state.pages = PageCache(the_store, settings.page_ttl)
+        app.state.settings = settings
+        tokens = TokenFile.open(the_store, settings.token_file)
+        app.state.tokens = TokenCache(tokens, settings.page_ttl)
         try:
             yield {}
         finally:
+            await tokens.close()
             if store is None:  # the app opened it, so the app closes it
                 await the_store.close()
 
     methods = ["GET", "HEAD"]
     routes = [
         Route("/", landing, methods=methods),
+        Route("/", upload, methods=["POST"]),  # the legacy upload API (twine, uv publish)
         Route("/health", health, methods=methods),
         Route("/metrics", metrics, methods=methods),
         Route("/simple/", root_page, methods=methods),
@@ -245,7 +254,8 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         routes=routes,
         lifespan=lifespan,
         exception_handlers=handlers,  # type: ignore[arg-type]
-        middleware=[Middleware(MetricsMiddleware, metrics=counters)],
+        # outermost first: refused requests are counted too
+        middleware=[Middleware(MetricsMiddleware, metrics=counters), Middleware(AuthMiddleware)],
     )
     app.state.metrics = counters
     return app
