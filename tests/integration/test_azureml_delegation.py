@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from deploy.sas import bucketed_window, delegation_signer
-from tests.support.processes import AZURITE_ACCOUNT, ROOT, free_port, wait_until
+from tests.support.processes import AZURITE_ACCOUNT, ROOT, free_port, stop, wait_until
 
 pytestmark = [pytest.mark.azurite, pytest.mark.slow]
 
@@ -130,11 +130,7 @@ def https_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         )
         yield f"{url}/{AZURITE_ACCOUNT}", cert
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 @pytest.fixture
