@@ -47,7 +47,7 @@ class Metrics:
         ]
         for name, help_text, samples in families:
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
-            lines += [f"{name}{{{labels}}} {value:g}" for labels, value in sorted(samples.items())]
+            lines += [f"{name}{{{labels}}} {value!r}" for labels, value in sorted(samples.items())]
         return ("\n".join(lines) + "\n").encode()
 
 
