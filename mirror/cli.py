@@ -19,7 +19,11 @@ from mirror.errors import MirrorError
 __all__ = ["build_parser", "main"]
 
 # Modules that add subcommands, in the order of `blobpi --help`.
+<<<<<<< HEAD
 _COMMAND_MODULES = ("mirror.commands", "mirror.admin", "sync.commands")
+=======
+_COMMAND_MODULES = ("mirror.commands", "mirror.admin", "deploy.commands")
+>>>>>>> main
 
 
 def build_parser() -> argparse.ArgumentParser:
