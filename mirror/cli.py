@@ -19,11 +19,7 @@ from mirror.errors import MirrorError
 __all__ = ["build_parser", "main"]
 
 # Modules that add subcommands, in the order of `blobpi --help`.
-<<<<<<< HEAD
-_COMMAND_MODULES = ("mirror.commands", "mirror.admin", "sync.commands")
-=======
-_COMMAND_MODULES = ("mirror.commands", "mirror.admin", "deploy.commands")
->>>>>>> main
+_COMMAND_MODULES = ("mirror.commands", "mirror.admin", "sync.commands", "deploy.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:
