@@ -175,8 +175,7 @@ def _select(
         try:
             version = parse_distribution_filename(file.filename).version
         except InvalidName:
-            skipped += 1
-            continue
+            continue  # eggs, .exe installers: nothing an index serves today
         if sha256 and any(sha256 in e.hashes for e in entries):
             if _tags_ok(file.filename, filters):
                 hashed[file.filename] = file
