@@ -23,11 +23,20 @@ from typing import Any
 
 from mirror.errors import ConfigError
 
-__all__ = ["Filters", "LockConfig", "Shard", "SyncConfig", "default_upstream", "load_config"]
+__all__ = [
+    "Filters",
+    "LockConfig",
+    "Shard",
+    "SyncConfig",
+    "default_upstream",
+    "load_config",
+    "parse_size",
+    "platform_tags",
+]
 
 DEFAULT_PYTHONS = ("3.10", "3.11", "3.12")  # the CPython versions Azure ML images use
 DEFAULT_PLATFORMS = ("x86_64-manylinux_2_28",)
-DEFAULT_PLATFORM_TAGS = ("any", "manylinux*_x86_64", "linux_x86_64")  # fnmatch patterns
+DEFAULT_PLATFORM_TAGS = ("any", "linux_x86_64", "manylinux*_x86_64")  # fnmatch patterns
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -88,6 +97,28 @@ class SyncConfig:
     backoff: float = 0.5  # seconds before the first retry; doubles each time
 
 
+def platform_tags(platforms: tuple[str, ...]) -> tuple[str, ...]:
+    """Wheel platform tag patterns (PEP 425, fnmatch) for uv's ``--python-platform`` values,
+    so that the sync keeps what the lock resolved for.
+
+    >>> platform_tags(("x86_64-manylinux_2_28", "aarch64-apple-darwin"))
+    ('any', 'linux_x86_64', 'macosx_*_arm64', 'macosx_*_universal2', 'manylinux*_x86_64')
+    """
+    tags = {"any"}
+    for platform in platforms:
+        arch = platform.split("-")[0] if "-" in platform else "x86_64"
+        if "windows" in platform:
+            windows = {"x86_64": "win_amd64", "aarch64": "win_arm64", "i686": "win32"}
+            tags.add(windows.get(arch, f"win_{arch}"))
+        elif "apple" in platform or platform == "macos":
+            tags |= {f"macosx_*_{'arm64' if arch == 'aarch64' else arch}", "macosx_*_universal2"}
+        elif "musl" in platform:
+            tags.add(f"musllinux*_{arch}")
+        else:
+            tags |= {f"manylinux*_{arch}", f"linux_{arch}"}
+    return tuple(sorted(tags))
+
+
 def parse_size(raw: str | int) -> int:
     """A size in bytes, from a number or text with a binary unit.
 
@@ -130,11 +161,11 @@ def _strings(table: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tu
     return tuple(value)
 
 
-def _filters(table: Mapping[str, Any], pythons: tuple[str, ...]) -> Filters:
+def _filters(table: Mapping[str, Any], lock: LockConfig) -> Filters:
     try:
         return Filters(
-            python_versions=_strings(table, "python-versions", pythons),
-            platform_tags=_strings(table, "platform-tags", DEFAULT_PLATFORM_TAGS),
+            python_versions=_strings(table, "python-versions", lock.python_versions),
+            platform_tags=_strings(table, "platform-tags", platform_tags(lock.platforms)),
             sdists=bool(table.get("sdists", True)),
             prereleases=bool(table.get("prereleases", False)),
             latest=int(table.get("latest", 0)),
@@ -182,7 +213,7 @@ def load_config(
                 or "allowlist.txt"
             ),
             shard=Shard.parse(shard or environ.get("BLOBPI_SHARD") or "1/1"),
-            filters=_filters(sync_table, lock.python_versions),
+            filters=_filters(sync_table, lock),
             lock=lock,
             concurrency=max(1, int(sync_table.get("concurrency", 8))),
             grace_hours=float(sync_table.get("grace-hours", 168)),

@@ -72,3 +72,12 @@ def test_load_config__missing_file_named_by_variable(tmp_path: Path) -> None:
 )
 def test_parse_size__units(raw: str | int, size: int) -> None:
     assert parse_size(raw) == size
+
+
+def test_platform_tags__follow_the_lock_targets(tmp_path: Path) -> None:
+    toml = tmp_path / "blobpi.toml"
+    toml.write_text(
+        '[lock]\nplatforms = ["x86_64-pc-windows-msvc", "aarch64-unknown-linux-musl"]\n'
+    )
+    filters = load_config({"BLOBPI_UPSTREAM": "http://u/"}, config=str(toml)).filters
+    assert filters.platform_tags == ("any", "musllinux*_aarch64", "win_amd64")
