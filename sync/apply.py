@@ -234,6 +234,8 @@ async def run_sync(
         concurrency=config.concurrency,
         backoff=config.backoff,
     ) as upstream:
+        if not dry_run:
+            await store.ensure()  # a new container (or directory) is created, not an error
         previous = await _read_state(store, state_path)
         run = _Run(
             store,

@@ -10,8 +10,10 @@ import signal
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 
+from tests.conftest import StoreSpec
 from tests.support.dists import build_wheel
 from tests.support.processes import BIN, client_env, run, wait_until
 from tests.support.upstream import LocalUpstream
@@ -106,3 +108,36 @@ def test_sync_process__bad_input_ends_in_one_line(tmp_path: Path) -> None:
     )
     assert down.returncode == 1 and "is reachable" in down.stderr
     assert not (tmp_path / "data" / "simple").exists()
+
+
+def test_sync_process__environment_alone_on_both_stores(
+    store_spec: StoreSpec, tmp_path: Path
+) -> None:
+    """The container job's configuration: no flags, only BLOBPI_* (and the store's own)."""
+    with LocalUpstream.start() as upstream:
+        upstream.add(build_wheel(tmp_path / "d", "solo", "1.0"))
+        (tmp_path / "allowlist.txt").write_text("solo\n")
+        (tmp_path / "blobpi.toml").write_text("[sync]\nconcurrency = 2\n")
+        env = client_env(
+            {
+                **store_spec.environ,
+                "BLOBPI_STORAGE": store_spec.spec,
+                "BLOBPI_ALLOWLIST": str(tmp_path / "allowlist.txt"),
+                "BLOBPI_UPSTREAM": upstream.index_url,
+                "BLOBPI_CONFIG": str(tmp_path / "blobpi.toml"),
+                "BLOBPI_SHARD": "1/1",
+            }
+        )
+        assert "1 files added" in run([str(BIN / "blobpi"), "sync"], env=env).stdout
+
+    async def _state() -> dict[str, object]:
+        store = store_spec.open()
+        try:
+            blob = await store.get("state/report.json")
+            assert blob is not None
+            return dict(json.loads(blob.data))
+        finally:
+            await store.close()
+
+    report = anyio.run(_state)
+    assert report["ok"] is True and len(report["added"]) == 1  # type: ignore[arg-type]
