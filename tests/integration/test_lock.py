@@ -127,3 +127,17 @@ def test_lock__check_and_diff_say_what_changed(upstream: LocalUpstream, tmp_path
     diff = _blobpi("lock", "--diff", str(old), str(new), env=env)
     assert "1 added, 0 removed, 0 changed" in diff
     assert "- added `demo==2.0` (via allowlist.in)" in diff
+
+
+def test_lock__unresolvable_input_is_one_line(upstream: LocalUpstream, tmp_path: Path) -> None:
+    source = tmp_path / "allowlist.in"
+    source.write_text("helper\nno-such-project\n")
+    (tmp_path / "blobpi.toml").write_text('[lock]\npython-versions = ["3.12"]\n')
+    env = client_env(
+        {"BLOBPI_UPSTREAM": upstream.index_url, "BLOBPI_CONFIG": str(tmp_path / "blobpi.toml")}
+    )
+    failed = run([str(BIN / "blobpi"), "lock", str(source)], env=env, check=False)
+    assert failed.returncode == 1 and len(failed.stderr.strip().splitlines()) == 1
+    assert failed.stderr.startswith("blobpi: error: resolving allowlist.in for CPython 3.12")
+    assert "no-such-project" in failed.stderr
+    assert not (tmp_path / "allowlist.txt").exists()
