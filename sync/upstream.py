@@ -214,9 +214,9 @@ class Upstream:
 
     @contextlib.asynccontextmanager
     async def stream(self, url: str) -> AsyncIterator[AsyncIterator[bytes]]:
-        """Stream one download in chunks; the caller retries the whole transfer."""
+        """Stream one download in chunks; the caller retries (and counts) the whole transfer
+        through ``retrying``."""
         async with self._client.stream("GET", url) as response:
-            self.requests += 1
             self.check(response)
             if response.status_code != 200:
                 raise UpstreamUnavailable(
