@@ -27,7 +27,7 @@ from mirror.errors import BlobNotFound, MirrorError
 from mirror.lease import hold_lease
 from mirror.model import File, ProjectList, ProjectPage
 from mirror.names import parse_distribution_filename
-from mirror.pages import read_project, read_projects, update_project, update_root
+from mirror.pages import read_project, update_project, update_root
 from mirror.storage import BlobStore
 from mirror.yanks import apply_yanks, read_yanks
 from sync.allowlist import Entry
@@ -35,7 +35,7 @@ from sync.config import SyncConfig
 from sync.fetch import fetch_file
 from sync.plan import ProjectPlan, inputs_digest, plan_project, shard_of
 from sync.prune import delete_due, remember, remove_project
-from sync.report import Progress, Report
+from sync.report import CountingStore, Progress, Report
 from sync.upstream import Upstream
 
 __all__ = ["run_sync"]
@@ -98,7 +98,6 @@ async def _fetch_all(run: _Run, plan: ProjectPlan) -> list[File]:
         if downloaded:
             run.report.added.append(wanted.path)
             run.report.bytes += downloaded
-            run.report.writes += 1
 
     async with anyio.create_task_group() as group:
         for wanted in plan.fetch:
@@ -159,8 +158,6 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
         after = current  # the common no-op: no second read of the page
     else:
         after = await update_project(run.store, name, _change)
-        if after != current:
-            report.writes += 2  # the JSON and HTML pages
     if after is not None and after.origin == "mirror":
         run.listed.add(name)
     elif after is None and current is not None:
@@ -203,12 +200,9 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
         await remove_project(run.store, name, run.pending, report, run.now.isoformat())
     gone = set(report.removed_projects) | run.unlisted
     if run.listed or gone:  # a run that mirrored nothing creates no empty root either
-        root_before = await read_projects(run.store)
         await update_root(
             run.store, lambda pl: ProjectList.of((set(pl.projects) - gone) | run.listed)
         )
-        if await read_projects(run.store) != root_before:
-            report.writes += 2
     grace = dt.timedelta(hours=config.grace_hours)
     run.pending = await delete_due(run.store, run.pending, run.now, grace, report)
 
@@ -237,8 +231,9 @@ async def run_sync(
         if not dry_run:
             await store.ensure()  # a new container (or directory) is created, not an error
         previous = await _read_state(store, state_path)
+        counted = CountingStore(store)
         run = _Run(
-            store,
+            counted,
             upstream,
             config,
             (now or dt.datetime.now(dt.UTC)),
@@ -254,8 +249,8 @@ async def run_sync(
                     await _body(run, entries)
                     state = {"projects": run.projects, "pending": run.pending}
                     if state != previous:
-                        await store.put(state_path, json.dumps(state, sort_keys=True).encode())
-                        report.writes += 1
+                        await counted.put(state_path, json.dumps(state, sort_keys=True).encode())
+                    report.writes = counted.writes
                     report.requests = upstream.requests
                     report.seconds = round(time.monotonic() - started, 3)
                     if report.changed:

@@ -39,10 +39,7 @@ async def remove_project(
     current = await read_project(store, name)
     if current is None or current.origin != "mirror":
         return
-    await update_project(
-        store, name, lambda page: None if page and page.origin == "mirror" else page
-    )
-    report.writes += 2
+    await update_project(store, name, _unless_private)
     report.removed_projects.append(name)
     remember(pending, current.files, report, now)
 
@@ -57,7 +54,6 @@ async def delete_due(
         for blob in (path, path + ".metadata", path + ".provenance"):
             try:
                 await store.delete(blob)
-                report.writes += 1
             except BlobNotFound:
                 continue
         report.deleted.append(path)

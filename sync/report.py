@@ -1,4 +1,5 @@
-"""The sync report (JSON, in ``state/`` and ``--report FILE``) and the terminal progress line."""
+"""What a sync run reports: the JSON report (in ``state/`` and ``--report FILE``), the
+terminal progress line, and the count of writes it made to the store."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
-__all__ = ["Progress", "Report"]
+from mirror.storage import Blob, BlobInfo, BlobStore, Data
+
+__all__ = ["CountingStore", "Progress", "Report"]
 
 
 @dataclasses.dataclass(slots=True)
@@ -86,3 +90,45 @@ class Progress:
             self.shown = 0.0
             self.advance()  # the final count, then leave the line
             self.stream.write("\n")
+
+
+class CountingStore:
+    """A ``BlobStore`` that counts the writes (puts and deletes) made through it, so the
+    report's ``writes`` is measured, not estimated, and a no-op run can prove it wrote nothing."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.inner = store
+        self.writes = 0
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    async def ensure(self) -> None:
+        await self.inner.ensure()
+
+    async def head(self, path: str) -> BlobInfo:
+        return await self.inner.head(path)
+
+    async def get(self, path: str, *, if_none_match: str | None = None) -> Blob | None:
+        return await self.inner.get(path, if_none_match=if_none_match)
+
+    async def open(
+        self, path: str, *, start: int = 0, length: int | None = None
+    ) -> tuple[BlobInfo, AsyncIterator[bytes]]:
+        return await self.inner.open(path, start=start, length=length)
+
+    async def put(self, path: str, data: Data, **options: Any) -> BlobInfo:
+        info = await self.inner.put(path, data, **options)
+        self.writes += 1
+        return info
+
+    def list(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
+        return self.inner.list(prefix)
+
+    async def delete(self, path: str, *, if_match: str | None = None) -> None:
+        await self.inner.delete(path, if_match=if_match)
+        self.writes += 1
+
+    async def close(self) -> None:
+        await self.inner.close()
