@@ -229,6 +229,13 @@ def plan_project(
                 f"{entry.text!r}: the upstream offers no file with sha256 {missing}: relock "
                 "('blobpi lock'), or check the upstream"
             )
+    chosen = {f.sha256 for f in selected.values()} | {f.sha256 for f in current}
+    for entry in entries:
+        if entry.hashes and entry.hashes <= offered and not entry.hashes & chosen:
+            errors.append(
+                f"{entry.text!r}: none of its files passes the [sync] filters (Python versions, "
+                "platform tags, sdists), so it could not be installed: widen them or relock"
+            )
     if not selected and not current and not any(e.hashes for e in entries):
         notes.append(f"{name!r}: no upstream file matches {entries[0].text!r} and the filters")
     keep, drop = [], []

@@ -187,3 +187,12 @@ def test_due_deletes__after_grace_only() -> None:
     pending = {"a": "2024-05-20T00:00:00+00:00", "b": "2024-05-31T00:00:00+00:00"}
     due, rest = due_deletes(pending, NOW, dt.timedelta(days=7))
     assert due == ["a"] and rest == {"b": pending["b"]}
+
+
+def test_plan_project__hashed_line_whose_files_all_fail_the_filters_is_an_error() -> None:
+    sdist = UPSTREAM[1]
+    line = f"demo==1.0 --hash=sha256:{sdist.sha256}"
+    plan = plan_project(
+        DEMO, parse_allowlist(line), UPSTREAM, [], dataclasses.replace(FILTERS, sdists=False), NOW
+    )
+    assert plan.fetch == () and "none of its files passes the [sync] filters" in plan.errors[0]
