@@ -53,7 +53,10 @@ def _state(request: Request) -> tuple[BlobStore, PageCache]:
 
 
 def _page_format(request: Request) -> Format:
-    fmt = select_format(request.headers.get("accept"), request.query_params.get("format"))
+    format_param = request.query_params.get("format")
+    if format_param is not None:  # an unencoded '+' in a query string arrives as a space
+        format_param = format_param.replace(" ", "+")
+    fmt = select_format(request.headers.get("accept"), format_param)
     if fmt is None:
         raise HTTPException(
             406,
@@ -99,8 +102,10 @@ async def project_page(request: Request) -> Response:
     raw = request.path_params["project"]
     try:
         name = project_name(raw)
-    except InvalidName:
-        raise ProjectNotFound(f"no project {raw[:80]!r}") from None
+    except InvalidName:  # the name is not echoed: it is arbitrary user input
+        raise ProjectNotFound(
+            "no such project: names use letters, digits and '.-_' (PEP 508)"
+        ) from None
     if name != raw:  # PEP 503: one canonical URL per project
         url = request.url.replace(path=f"/simple/{name}/")
         return RedirectResponse(str(url), status_code=301)

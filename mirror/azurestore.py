@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import io
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -120,7 +121,12 @@ class AzureStore:
         """Azure's exceptions become blobpi's, without the SDK's multi-line messages."""
         try:
             yield
-        except ResourceNotFoundError:
+        except ResourceNotFoundError as e:
+            if getattr(e, "error_code", None) == "ContainerNotFound":
+                raise StorageUnavailable(
+                    f"the container {self._where} does not exist: check the URL, or let "
+                    "'blobpi upload' or 'blobpi sync' create it"
+                ) from None
             raise BlobNotFound(f"no blob {path!r} in {self._where}") from None
         except ResourceModifiedError:
             raise PreconditionFailed(f"blob {path!r} changed while it was updated") from None
@@ -172,8 +178,8 @@ class AzureStore:
                 kwargs = {"etag": if_none_match, "match_condition": MatchConditions.IfModified}
             try:
                 downloader = await blob.download_blob(**kwargs)
-            except ResourceNotModifiedError:
-                return None
+            except (ResourceNotModifiedError, ResourceModifiedError):
+                return None  # 304 from Azure; Azurite answers 412 to a matching If-None-Match
             data = await downloader.readall()
             return Blob(_info(downloader.properties, path, len(data)), data)
 
@@ -186,7 +192,7 @@ class AzureStore:
         downloader = await self._call(
             path,
             lambda: blob.download_blob(
-                offset=start or None,
+                offset=start if start or length is not None else None,
                 length=length,
                 max_concurrency=1,
             ),
@@ -215,7 +221,7 @@ class AzureStore:
         blob = self._container.get_blob_client(path)
         conditions: dict[str, Any] = {}
         if create_only:
-            conditions = {"etag": "*", "match_condition": MatchConditions.IfMissing}
+            conditions = {"match_condition": MatchConditions.IfMissing}
         elif if_match is not None:
             conditions = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
         settings = ContentSettings(content_type=content_type) if content_type else None
@@ -225,7 +231,8 @@ class AzureStore:
 
         async def _stage(chunk: bytes) -> None:
             block_id = base64.b64encode(f"{prefix}{len(block_ids):08d}".encode()).decode()
-            await blob.stage_block(block_id, chunk)
+            # a stream, not bytes: aiohttp warns that large bytes bodies block the loop
+            await blob.stage_block(block_id, io.BytesIO(chunk), length=len(chunk))
             block_ids.append(block_id)
 
         async def _write() -> BlobInfo:

@@ -14,6 +14,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 from typing import IO
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -97,5 +98,13 @@ def inspect_distribution(filename: str, fileobj: IO[bytes]) -> Inspected:
             f"{filename!r}: the metadata says version {str(version)!r}, the filename "
             f"{str(dist.version)!r}: rebuild it, or rename nothing by hand"
         )
-    requires_python = message.get("Requires-Python")
-    return Inspected(dist, raw, str(requires_python).strip() if requires_python else None)
+    requires_python = str(message.get("Requires-Python") or "").strip() or None
+    if requires_python is not None:
+        try:
+            SpecifierSet(requires_python)
+        except InvalidSpecifier:
+            raise UploadRejected(
+                f"{filename!r}: Requires-Python {requires_python[:80]!r} is not a valid "
+                "version specifier (PEP 440): fix it in the project's metadata and rebuild"
+            ) from None
+    return Inspected(dist, raw, requires_python)

@@ -29,20 +29,18 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     first, dash, last = spec.strip().partition("-")
     if not dash:
         return None
-    try:
-        if not first:  # suffix range: the last N bytes
-            length = int(last)
-            if length <= 0:
-                raise Unsatisfiable(header)
-            return max(0, size - length), size - 1
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError:
+    if not (first or last).isdigit() or (last and not last.isdigit()):
         return None
-    if start < 0 or end < start:
-        return None
+    if not first:  # a suffix range: the last N bytes
+        if int(last) == 0:
+            raise Unsatisfiable(header)
+        return max(0, size - int(last)), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
     if start >= size:
         raise Unsatisfiable(header)
+    if end < start:
+        return None
     return start, min(end, size - 1)
 
 

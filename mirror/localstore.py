@@ -30,6 +30,7 @@ from mirror.errors import (
     BlobNotFound,
     HashMismatch,
     InvalidName,
+    MirrorError,
     PreconditionFailed,
     StorageUnavailable,
 )
@@ -185,6 +186,8 @@ class LocalStore:
             return await anyio.to_thread.run_sync(
                 self._commit, path, target, tmp, create_only, if_match, metadata
             )
+        except MirrorError:
+            raise  # BlobExists is an OSError too, and already says what happened
         except OSError as e:
             raise _translate_os_error(e, self.description) from None
         finally:
@@ -200,6 +203,8 @@ class LocalStore:
         metadata: Mapping[str, str] | None,
     ) -> BlobInfo:
         target.parent.mkdir(parents=True, exist_ok=True)
+        if create_only and target.exists():  # before touching the metadata of the existing blob
+            raise BlobExists(f"blob {path!r} already exists in {self.description}")
         meta_path = self._meta_path(path)
         if metadata:
             meta_path.parent.mkdir(parents=True, exist_ok=True)

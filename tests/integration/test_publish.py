@@ -1,0 +1,117 @@
+"""``publish`` (behind ``blobpi upload``) on both stores: checks, idempotence, pages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from mirror.errors import InvalidName, UploadRejected
+from mirror.model import ProjectPage
+from mirror.pages import read_project, read_projects, update_project
+from mirror.publish import publish
+from mirror.storage import BlobStore
+from tests.support.dists import build_sdist, build_wheel, metadata_text
+
+pytestmark = pytest.mark.anyio
+LIMIT = 10 * 1024 * 1024
+
+
+async def _publish(store: BlobStore, path: Path, name: str | None = None) -> bool:
+    with path.open("rb") as f:
+        return (await publish(store, name or path.name, f, max_bytes=LIMIT)).created
+
+
+async def _listing(store: BlobStore) -> dict[str, str]:
+    return {info.path: info.etag async for info in store.list()}
+
+
+async def test_publish__wheel_and_sdist_make_pages(store: BlobStore, tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path, "Demo.Pkg", "1.0", requires_python=">=3.8")
+    sdist = build_sdist(tmp_path, "Demo.Pkg", "1.0")
+    assert await _publish(store, wheel) and await _publish(store, sdist)
+    page = await read_project(store, canonicalize_name("demo-pkg"))
+    assert page is not None and page.origin == "private"
+    assert [f.filename for f in page.files] == sorted([sdist.name, wheel.name])
+    whl = page.file(wheel.name)
+    assert whl is not None and whl.requires_python == ">=3.8" and whl.size == wheel.stat().st_size
+    assert whl.blob_path is not None
+    metadata = await store.get(whl.blob_path + ".metadata")
+    assert metadata is not None and b"Name: Demo.Pkg" in metadata.data
+    assert isinstance(whl.core_metadata, dict)
+    assert (await read_projects(store)).projects == ("demo-pkg",)
+    html_page = await store.get("simple/demo-pkg/index.v1_html")
+    assert html_page is not None and wheel.name.encode() in html_page.data
+
+
+async def test_publish__same_bytes_again_is_idempotent(store: BlobStore, tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path, "demo", "1.0")
+    assert await _publish(store, wheel)
+    before = await _listing(store)
+    assert not await _publish(store, wheel)
+    assert await _listing(store) == before
+
+
+async def test_publish__refuses_different_bytes_same_name(store: BlobStore, tmp_path: Path) -> None:
+    await _publish(store, build_wheel(tmp_path / "a", "demo", "1.0"))
+    before = await _listing(store)
+    other = build_wheel(tmp_path / "b", "demo", "1.0", payload_bytes=10)
+    with pytest.raises(UploadRejected, match="never replaced"):
+        await _publish(store, other)
+    assert await _listing(store) == before
+
+
+@pytest.mark.parametrize(
+    ("metadata", "match"),
+    [
+        (metadata_text("other", "1.0"), "names the project 'other'"),
+        (metadata_text("demo", "2.0"), "says version '2.0'"),
+        (metadata_text("demo", "1.0", requires_python="<script>"), "not a valid version spec"),
+        ("Metadata-Version: 2.1\n", "no Name"),
+    ],
+)
+async def test_publish__refuses_metadata_that_disagrees(
+    store: BlobStore, tmp_path: Path, metadata: str, match: str
+) -> None:
+    wheel = build_wheel(tmp_path, "demo", "1.0", metadata=metadata)
+    with pytest.raises(UploadRejected, match=match):
+        await _publish(store, wheel)
+    assert await _listing(store) == {}
+
+
+@pytest.mark.parametrize("name", ["../demo-1.0.tar.gz", "demo-1.0.exe", "x\0-1.0.tar.gz"])
+async def test_publish__refuses_hostile_filenames(
+    store: BlobStore, tmp_path: Path, name: str
+) -> None:
+    sdist = build_sdist(tmp_path, "demo", "1.0")
+    with pytest.raises(InvalidName):
+        await _publish(store, sdist, name=name)
+    assert await _listing(store) == {}
+
+
+async def test_publish__refuses_a_mirrored_name(store: BlobStore, tmp_path: Path) -> None:
+    demo = canonicalize_name("demo")
+    await update_project(store, demo, lambda _: ProjectPage(name=demo, origin="mirror"))
+    before = await _listing(store)
+    with pytest.raises(UploadRejected, match="dependency confusion"):
+        await _publish(store, build_wheel(tmp_path, "demo", "1.0"))
+    assert await _listing(store) == before
+
+
+async def test_publish__refuses_oversize(store: BlobStore, tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path, "demo", "1.0", payload_bytes=2000)
+    with wheel.open("rb") as f, pytest.raises(UploadRejected, match="over the limit"):
+        await publish(store, wheel.name, f, max_bytes=1000)
+    assert await _listing(store) == {}
+
+
+async def test_publish__second_version_keeps_the_first(store: BlobStore, tmp_path: Path) -> None:
+    await _publish(store, build_wheel(tmp_path, "demo", "1.0"))
+    await _publish(store, build_wheel(tmp_path, "demo", "1.1"))
+    blob = await store.get("simple/demo/index.v1_json")
+    assert blob is not None
+    doc = json.loads(blob.data)
+    assert doc["versions"] == ["1.0", "1.1"]
+    assert len(doc["files"]) == 2
