@@ -131,7 +131,8 @@ def _container_env(venv: Path, extra: dict[str, str]) -> dict[str, str]:
 def container(
     image_venv: Path, azurite: Azurite, tmp_path: Path
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """The image's command running on Azurite, as the Container App runs it."""
+    """The image's command running on Azurite, as the Container App runs it, serving a wheel
+    uploaded with the image's own ``blobpi`` (the deployment creates the container likewise)."""
     port = free_port()
     env = _container_env(
         image_venv,
@@ -141,6 +142,9 @@ def container(
             "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
         },
     )
+    blobpi = shutil.which("blobpi", path=env["PATH"])
+    assert blobpi == str(Path(env["PATH"].split(":")[0], "blobpi")), "the venv comes first"
+    run([blobpi, "upload", str(build_wheel(tmp_path, "shipped-pkg", "1.0"))], env=env)
     log = tmp_path / "container.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -161,10 +165,6 @@ def test_image_entrypoint__serves_and_pip_installs_through_it(
     container: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     url, env = container
-    blobpi = shutil.which("blobpi", path=env["PATH"])
-    assert blobpi == str(Path(env["PATH"].split(":")[0], "blobpi")), "the venv comes first"
-    wheel = build_wheel(tmp_path, "shipped-pkg", "1.0")
-    run([blobpi, "upload", str(wheel)], env=env)
     health = run(runtime(DOCKERFILE).healthcheck, env=env, check=False)
     assert health.returncode == 0, health.stderr
 
