@@ -1,0 +1,177 @@
+// One user-assigned identity per role, each with the least data-plane roles it needs:
+//   server: read blobs, and sign user-delegation SAS for download redirects; read token secrets
+//   sync:   read and write blobs (the only writer of mirrored content)
+//   both:   pull the image
+// and, when a GitHub repository is given, a workflow identity that GitHub Actions signs in as
+// through OIDC federation (no stored secret); its roles on the jobs are granted in apps.bicep.
+
+@description('Required. Prefix of the identity names.')
+param namePrefix string
+
+@description('Optional. Azure region for all resources.')
+param location string = resourceGroup().location
+
+@description('Required. Name of the storage account that holds the index.')
+param storageAccountName string
+
+@description('Required. Name of the container registry.')
+param registryName string
+
+@description('Required. Name of the key vault that holds the access tokens.')
+param vaultName string
+
+@description('Optional. GitHub repository (OWNER/NAME) whose main-branch workflow may build the image and start the sync; empty for none.')
+param githubRepository string = ''
+
+@description('Optional. Branch of githubRepository whose workflow is trusted.')
+param githubBranch string = 'main'
+
+@description('Optional. Tags for all resources.')
+param tags object = {}
+
+var roles = {
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+  storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c'
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
+  name: registryName
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: vaultName
+}
+
+resource server 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${namePrefix}-server'
+  location: location
+  tags: tags
+}
+
+resource sync 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${namePrefix}-sync'
+  location: location
+  tags: tags
+}
+
+resource workflow 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (!empty(githubRepository)) {
+  name: '${namePrefix}-workflow'
+  location: location
+  tags: tags
+}
+
+resource workflowFederation 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = if (!empty(githubRepository)) {
+  parent: workflow
+  name: 'github-${uniqueString(githubRepository, githubBranch)}'
+  properties: {
+    issuer: 'https://token.actions.githubusercontent.com'
+    subject: 'repo:${githubRepository}:ref:refs/heads/${githubBranch}'
+    audiences: [
+      'api://AzureADTokenExchange'
+    ]
+  }
+}
+
+resource serverBlobReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, server.id, roles.storageBlobDataReader)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: server.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource serverBlobDelegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, server.id, roles.storageBlobDelegator)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDelegator)
+    principalId: server.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource serverSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, server.id, roles.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: server.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource serverAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, server.id, roles.acrPull)
+  scope: registry
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPull)
+    principalId: server.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource syncBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, sync.id, roles.storageBlobDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: sync.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource syncAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, sync.id, roles.acrPull)
+  scope: registry
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPull)
+    principalId: sync.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// `az acr build` schedules a run on the registry: that is a control-plane action, which no
+// narrower built-in role than Contributor on the registry itself allows.
+resource workflowRegistry 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(githubRepository)) {
+  name: guid(registry.id, '${namePrefix}-workflow', roles.contributor)
+  scope: registry
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.contributor)
+    principalId: workflow.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+@description('The resource ID of the server identity.')
+output serverId string = server.id
+
+@description('The client ID of the server identity (AZURE_CLIENT_ID in the server).')
+output serverClientId string = server.properties.clientId
+
+@description('The principal ID of the server identity.')
+output serverPrincipalId string = server.properties.principalId
+
+@description('The resource ID of the sync identity.')
+output syncId string = sync.id
+
+@description('The client ID of the sync identity (AZURE_CLIENT_ID in the job).')
+output syncClientId string = sync.properties.clientId
+
+@description('The principal ID of the sync identity.')
+output syncPrincipalId string = sync.properties.principalId
+
+@description('The client ID GitHub Actions signs in with (vars.AZURE_CLIENT_ID); empty without a repository.')
+output workflowClientId string = empty(githubRepository) ? '' : workflow.properties.clientId
+
+@description('The principal ID of the workflow identity; empty without a repository.')
+output workflowPrincipalId string = empty(githubRepository) ? '' : workflow.properties.principalId
