@@ -24,10 +24,8 @@ param retentionDays int = 30
 @description('Optional. Tags for all resources.')
 param tags object = {}
 
-// checkov:skip=CKV_AZURE_165:Geo-replication costs a second Premium region; the image can be rebuilt from git at any time.
-// checkov:skip=CKV_AZURE_166:Quarantine needs an external scanner to release images; images come only from this repository's own build.
-// checkov:skip=CKV_AZURE_164:Docker Content Trust is deprecated by ACR; the image is built inside the registry by ACR Tasks.
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_166:Quarantine holds each push until an external scanner releases it; the only images are this repository's own, built inside the registry by ACR Tasks from reviewed commits.
   name: name
   location: location
   tags: tags

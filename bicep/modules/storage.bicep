@@ -36,8 +36,6 @@ param vnetIds array
 @description('Optional. Tags for all resources.')
 param tags object = {}
 
-// checkov:skip=CKV_AZURE_33:No queues: the account holds one blob container; its logs go to Log Analytics.
-// checkov:skip=CKV2_AZURE_1:Microsoft-managed keys: the index holds public packages and hashes, no customer secrets.
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location

@@ -1,0 +1,238 @@
+"""The Bicep templates: both parsers accept them, checkov passes them, and the properties
+checkov does not check are asserted here on pycep-parser's reading of the templates."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy.conftest import tool
+from tests.support.processes import ROOT, run
+
+BICEP = ROOT / "bicep"
+# Built-in role definition IDs (the same in every tenant).
+READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"  # Storage Blob Data Reader
+DELEGATOR = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"  # Storage Blob Delegator
+BLOB_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"  # Storage Blob Data Contributor
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"  # AcrPull
+SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"  # Contributor (workflow: registry, jobs)
+
+
+@pytest.fixture(scope="module")
+def parsed() -> dict[str, dict[str, Any]]:
+    out = run([str(tool("python")), str(Path(__file__).with_name("bicep_parse.py")), str(BICEP)])
+    result: dict[str, dict[str, Any]] = json.loads(out.stdout)
+    return result
+
+
+def _template(parsed: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    template: dict[str, Any] = parsed[name]["pycep"]
+    return template
+
+
+def _body(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource's declared body, through any ``if`` or ``for`` wrapper."""
+    config: dict[str, Any] = resource["config"]
+    while "condition" in config or "loop_type" in config:
+        config = config["config"]
+    return config
+
+
+def _resources(template: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in template.get("resources", {}).items():
+        if resource["type"] == kind and not resource["existing"]:
+            yield name, _body(resource)
+
+
+def _one(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    [(_, body)] = list(_resources(template, kind))
+    return body
+
+
+def test_bicep__every_file_parses_with_pycep_and_tree_sitter(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    assert {"main.bicep", "modules/storage.bicep", "modules/apps.bicep"} <= set(parsed)
+    problems = {
+        name: (entry["pycep_error"], entry["tree_sitter_errors"])
+        for name, entry in parsed.items()
+        if entry["pycep_error"] or entry["tree_sitter_errors"]
+    }
+    assert not problems
+
+
+def test_bicep__checkov_passes_with_only_justified_skips() -> None:
+    result = run(
+        [str(tool("checkov")), "-d", str(BICEP), "--framework", "bicep", "--skip-download"]
+        + ["-o", "json", "--quiet", "--compact"],
+        check=False,
+    )
+    assert result.returncode in {0, 1}, result.stderr  # 1 means failed checks: reported below
+    reports = json.loads(result.stdout)
+    report = reports[0] if isinstance(reports, list) else reports
+    summary = report["summary"]
+    # checkov exits 0 on a file it cannot parse: the parse errors count is the real check.
+    assert summary["parsing_errors"] == 0, summary
+    assert summary["resource_count"] > 40, summary
+    failed = [(c["check_id"], c["file_path"], c["resource"]) for c in _checks(report, "failed")]
+    assert not failed
+    for check in _checks(report, "skipped"):
+        reason = check["check_result"].get("suppress_comment", "")
+        assert len(reason) > 40, f"{check['check_id']} is skipped without a reason"
+
+
+def _checks(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = report.get("results", {}).get(f"{kind}_checks", [])
+    return checks
+
+
+def test_bicep__every_parameter_is_described_required_or_optional(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    for name, entry in parsed.items():
+        for param, spec in entry["pycep"].get("parameters", {}).items():
+            [text] = [d["argument"] for d in spec["decorators"] if d["type"] == "description"]
+            has_default = "default" in spec and spec["default"] is not None
+            expected = "Optional. " if has_default else "Required. "
+            assert text.startswith(expected), f"{name}: param {param}: {text!r}"
+
+
+def test_storage__private_entra_only_with_soft_delete_and_versions(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    storage = _template(parsed, "modules/storage.bicep")
+    account = _one(storage, "Microsoft.Storage/storageAccounts")["properties"]
+    assert account["publicNetworkAccess"] == "Disabled"
+    assert account["allowSharedKeyAccess"] is False
+    assert account["allowBlobPublicAccess"] is False
+    assert account["minimumTlsVersion"] == "TLS1_2"
+    assert account["networkAcls"]["defaultAction"] == "Deny"
+    blob = _one(storage, "Microsoft.Storage/storageAccounts/blobServices")["properties"]
+    assert blob["isVersioningEnabled"] is True
+    assert blob["deleteRetentionPolicy"]["enabled"] is True
+    assert blob["containerDeleteRetentionPolicy"]["enabled"] is True
+    container = _one(storage, "Microsoft.Storage/storageAccounts/blobServices/containers")
+    assert container["properties"]["publicAccess"] == "None"
+    endpoint = storage["modules"]["blobEndpoint"]
+    assert endpoint["detail"]["path"] == "private-endpoint.bicep"
+    assert endpoint["config"]["params"]["groupId"] == "blob"
+    assert endpoint["config"]["params"]["dnsZoneName"].startswith("privatelink.blob.")
+
+
+def test_private_endpoint__links_its_dns_zone_to_every_vnet(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    module = _template(parsed, "modules/private-endpoint.bicep")
+    assert list(_resources(module, "Microsoft.Network/privateEndpoints"))
+    zone = _one(module, "Microsoft.Network/privateDnsZones")
+    assert zone["name"] == "dnsZoneName"
+    links = module["resources"]["links"]["config"]
+    assert links["loop_type"]["detail"]["item_name"] == "vnetId"
+    assert "vnetIds" in json.dumps(links["loop_type"])
+    group = _one(module, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups")
+    assert "zone" in json.dumps(group["properties"])
+
+
+@pytest.mark.parametrize(
+    ("name", "group"),
+    [("registry.bicep", "registry"), ("keyvault.bicep", "vault")],
+)
+def test_registry_and_vault__private_endpoint_only(
+    parsed: dict[str, dict[str, Any]], name: str, group: str
+) -> None:
+    module = _template(parsed, f"modules/{name}")
+    [body] = [_body(r) for r in module["resources"].values() if not r["existing"]]
+    assert body["properties"]["publicNetworkAccess"] == "Disabled"
+    [endpoint] = module["modules"].values()
+    assert endpoint["config"]["params"]["groupId"] == group
+
+
+def test_registry__premium_without_admin_user(parsed: dict[str, dict[str, Any]]) -> None:
+    registry = _one(
+        _template(parsed, "modules/registry.bicep"), "Microsoft.ContainerRegistry/registries"
+    )
+    assert registry["sku"]["name"] == "Premium"
+    assert registry["properties"]["adminUserEnabled"] is False
+
+
+def test_apps__internal_ingress_min_one_replica_probes_on_health(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    apps = _template(parsed, "modules/apps.bicep")
+    environment = _one(apps, "Microsoft.App/managedEnvironments")["properties"]
+    assert environment["vnetConfiguration"]["internal"] is True
+    server = _one(apps, "Microsoft.App/containerApps")["properties"]
+    ingress = server["configuration"]["ingress"]
+    assert ingress["external"] is False and ingress["allowInsecure"] is False
+    scale = server["template"]["scale"]
+    assert scale["minReplicas"] >= 1
+    assert [rule["name"] for rule in scale["rules"]] == ["http"]
+    [container] = server["template"]["containers"]
+    probes = {probe["type"]: probe["httpGet"] for probe in container["probes"]}
+    assert set(probes) == {"Startup", "Readiness", "Liveness"}
+    health = apps["variables"]["healthProbe"]["value"]
+    assert all(p == "healthProbe" for p in probes.values()) and health["path"] == "/health"
+    env = {e["name"] for e in container["env"]}
+    assert {"BLOBPI_STORAGE", "AZURE_CLIENT_ID"} <= env
+
+
+def test_apps__sync_is_a_scheduled_job_running_blobpi_sync(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    apps = _template(parsed, "modules/apps.bicep")
+    job = _one(apps, "Microsoft.App/jobs")["properties"]
+    assert job["configuration"]["triggerType"] == "Schedule"
+    [container] = job["template"]["containers"]
+    assert container["args"] == ["sync"]
+    env = {e["name"] for e in container["env"]}
+    assert {"BLOBPI_STORAGE", "AZURE_CLIENT_ID", "BLOBPI_UPSTREAM", "BLOBPI_SHARD"} <= env
+
+
+def _role_grants(template: dict[str, Any]) -> dict[str, set[str]]:
+    """identity symbol -> role definition GUIDs assigned to it."""
+    roles = template["variables"]["roles"]["value"]
+    grants: dict[str, set[str]] = {}
+    for _, body in _resources(template, "Microsoft.Authorization/roleAssignments"):
+        principal = body["properties"]["principalId"]["operator"]["operands"]["operand_1"]
+        definition = json.dumps(body["properties"]["roleDefinitionId"])
+        [role] = [guid for key, guid in roles.items() if f'"{key}"' in definition]
+        grants.setdefault(principal, set()).add(role)
+        assert body["name"]["function"]["type"] == "guid", "role assignments named by guid()"
+    return grants
+
+
+def test_identity__least_roles_per_identity(parsed: dict[str, dict[str, Any]]) -> None:
+    assert _role_grants(_template(parsed, "modules/identity.bicep")) == {
+        "server": {READER, DELEGATOR, ACR_PULL, SECRETS_USER},
+        "sync": {BLOB_CONTRIBUTOR, ACR_PULL},
+        "workflow": {CONTRIBUTOR},
+    }
+
+
+def test_main__composes_every_module_and_names_from_unique_string(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    main = _template(parsed, "main.bicep")
+    used = {m["detail"]["path"] for m in main["modules"].values()}
+    on_disk = {f"modules/{p.name}" for p in (BICEP / "modules").glob("*.bicep")}
+    assert on_disk - {"modules/private-endpoint.bicep"} == used
+    assert "uniqueString" in (BICEP / "main.bicep").read_text()
+    assert {"indexUrl", "containerUrl", "serverClientId", "syncClientId"} <= set(main["outputs"])
+
+
+def test_bicepparam__sets_only_declared_parameters_and_every_required_one(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    text = (BICEP / "main.bicepparam").read_text()
+    assert text.startswith("using './main.bicep'")
+    assigned = set(re.findall(r"^param (\w+) =", text, flags=re.MULTILINE))
+    declared = _template(parsed, "main.bicep")["parameters"]
+    assert assigned <= set(declared)
+    required = {name for name, spec in declared.items() if spec.get("default") is None}
+    assert required <= assigned
