@@ -56,8 +56,9 @@ def _build_copies() -> list[str]:
     return sources
 
 
-def test_dockerfile__hadolint_clean() -> None:
-    result = run([str(tool("hadolint")), "--no-color", str(DOCKERFILE)], check=False)
+@pytest.mark.parametrize("path", [DOCKERFILE, ROOT / ".github/sync.Dockerfile"], ids=str)
+def test_dockerfile__hadolint_clean(path: Path) -> None:
+    result = run([str(tool("hadolint")), "--no-color", str(path)], check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
