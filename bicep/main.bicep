@@ -51,6 +51,9 @@ param githubRepository string = ''
 @description('Optional. Resource ID of an existing Azure ML VNet (customer-managed network) to peer with and link the private DNS zones to; empty for none.')
 param azureMlVnetId string = ''
 
+@description('Optional. Link the privatelink.blob zone to azureMlVnetId. Set false when that VNet already links a zone of that name (an Azure ML workspace with private storage usually does); then add the account record to that zone (docs/deploy.md).')
+param azureMlLinkBlobZone bool = true
+
 @description('Optional. Name of an Azure ML workspace to add the python_feed connection (and, with azureMlManagedNetwork, the blob outbound rule) to; empty for none.')
 param azureMlWorkspaceName string = ''
 
@@ -60,13 +63,25 @@ param azureMlResourceGroup string = resourceGroup().name
 @description('Optional. The Azure ML workspace uses a managed VNet.')
 param azureMlManagedNetwork bool = false
 
+@description('Optional. The server may also write blobs (uploads through its API, token last-use records); off, it only reads.')
+param serverUploads bool = false
+
+@description('Optional. Name of a key vault secret that holds the token file, mounted into the server; empty to keep tokens in the container.')
+param tokenSecretName string = ''
+
 @description('Optional. Tags for all resources.')
 param tags object = {
   application: 'blobpi'
 }
 
 var suffix = uniqueString(resourceGroup().id, namePrefix)
-var vnetIds = concat([network.outputs.vnetId], empty(azureMlVnetId) ? [] : [azureMlVnetId])
+var ownVnet = [
+  network.outputs.vnetId
+]
+// The index host name must resolve in the Azure ML VNet, and (for direct blob URLs) the blob
+// endpoint too; the registry and the vault stay private to the deployment VNet.
+var appVnetIds = concat(ownVnet, empty(azureMlVnetId) ? [] : [azureMlVnetId])
+var blobVnetIds = concat(ownVnet, empty(azureMlVnetId) || !azureMlLinkBlobZone ? [] : [azureMlVnetId])
 
 module network 'modules/network.bicep' = {
   name: 'network-${suffix}'
@@ -95,7 +110,7 @@ module storage 'modules/storage.bicep' = {
     name: 'st${suffix}'
     location: location
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
-    vnetIds: vnetIds
+    vnetIds: blobVnetIds
     tags: tags
   }
 }
@@ -106,7 +121,7 @@ module registry 'modules/registry.bicep' = {
     name: 'cr${suffix}'
     location: location
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
-    vnetIds: vnetIds
+    vnetIds: ownVnet
     tags: tags
   }
 }
@@ -117,7 +132,7 @@ module vault 'modules/keyvault.bicep' = {
     name: 'kv-${suffix}'
     location: location
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
-    vnetIds: vnetIds
+    vnetIds: ownVnet
     tags: tags
   }
 }
@@ -131,6 +146,7 @@ module identity 'modules/identity.bicep' = {
     registryName: registry.outputs.registryName
     vaultName: vault.outputs.vaultName
     githubRepository: githubRepository
+    serverUploads: serverUploads
     tags: tags
   }
 }
@@ -141,7 +157,7 @@ module apps 'modules/apps.bicep' = if (deployApps) {
     namePrefix: '${namePrefix}-${suffix}'
     location: location
     appsSubnetId: network.outputs.appsSubnetId
-    vnetIds: vnetIds
+    vnetIds: appVnetIds
     workspaceId: monitoring.outputs.workspaceId
     registryServer: registry.outputs.loginServer
     image: image
@@ -150,6 +166,8 @@ module apps 'modules/apps.bicep' = if (deployApps) {
     serverClientId: identity.outputs.serverClientId
     syncIdentityId: identity.outputs.syncId
     syncClientId: identity.outputs.syncClientId
+    vaultUri: vault.outputs.vaultUri
+    tokenSecretName: tokenSecretName
     anonymousRead: anonymousRead
     maxReplicas: maxReplicas
     syncSchedule: syncSchedule

@@ -39,6 +39,12 @@ param syncIdentityId string
 @description('Required. Client ID of the sync identity.')
 param syncClientId string
 
+@description('Required. URI of the key vault, https://NAME.vault.azure.net/.')
+param vaultUri string
+
+@description('Optional. Name of a key vault secret holding the token file (JSON, as blobpi token commands write it), mounted as BLOBPI_TOKEN_FILE; empty to keep tokens in the container (state/tokens.json).')
+param tokenSecretName string = ''
+
 @description('Optional. Let clients inside the network read without a token.')
 param anonymousRead bool = false
 
@@ -69,6 +75,27 @@ param workflowPrincipalId string = ''
 param tags object = {}
 
 var contributorRole = 'b24988ac-6180-42a0-ab88-20f7382dd24c'
+var tokenFile = '/etc/blobpi/secrets/tokens.json'
+var serverEnv = [
+  {
+    name: 'BLOBPI_STORAGE'
+    value: containerUrl
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: serverClientId
+  }
+  {
+    name: 'BLOBPI_ANONYMOUS_READ'
+    value: anonymousRead ? 'true' : 'false'
+  }
+]
+var tokenEnv = empty(tokenSecretName) ? [] : [
+  {
+    name: 'BLOBPI_TOKEN_FILE'
+    value: tokenFile
+  }
+]
 var healthProbe = {
   path: '/health'
   port: 8080
@@ -111,39 +138,15 @@ resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-previ
   }
 }
 
-resource zone 'Microsoft.Network/privateDnsZones@2020-06-01' = {
-  name: managedEnv.properties.defaultDomain
-  location: 'global'
-  tags: tags
-}
-
-resource wildcard 'Microsoft.Network/privateDnsZones/A@2020-06-01' = {
-  parent: zone
-  name: '*'
-  properties: {
-    ttl: 300
-    aRecords: [
-      {
-        ipv4Address: managedEnv.properties.staticIp
-      }
-    ]
-  }
-}
-
-resource zoneLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = [
-  for vnetId in vnetIds: {
-    parent: zone
-    name: 'link-${uniqueString(vnetId)}'
-    location: 'global'
+module zone 'dns-zone.bicep' = {
+  name: 'apps-zone-${uniqueString(namePrefix)}'
+  params: {
+    name: managedEnv.properties.defaultDomain
+    vnetIds: vnetIds
+    wildcardIp: managedEnv.properties.staticIp
     tags: tags
-    properties: {
-      registrationEnabled: false
-      virtualNetwork: {
-        id: vnetId
-      }
-    }
   }
-]
+}
 
 resource server 'Microsoft.App/containerApps@2024-03-01' = {
   name: '${namePrefix}-server'
@@ -172,8 +175,27 @@ resource server 'Microsoft.App/containerApps@2024-03-01' = {
           identity: serverIdentityId
         }
       ]
+      secrets: empty(tokenSecretName) ? [] : [
+        {
+          name: 'tokens'
+          keyVaultUrl: '${vaultUri}secrets/${tokenSecretName}'
+          identity: serverIdentityId
+        }
+      ]
     }
     template: {
+      volumes: empty(tokenSecretName) ? [] : [
+        {
+          name: 'tokens'
+          storageType: 'Secret'
+          secrets: [
+            {
+              secretRef: 'tokens'
+              path: 'tokens.json'
+            }
+          ]
+        }
+      ]
       containers: [
         {
           name: 'server'
@@ -182,18 +204,11 @@ resource server 'Microsoft.App/containerApps@2024-03-01' = {
             cpu: json('0.5')
             memory: '1Gi'
           }
-          env: [
+          env: concat(serverEnv, tokenEnv)
+          volumeMounts: empty(tokenSecretName) ? [] : [
             {
-              name: 'BLOBPI_STORAGE'
-              value: containerUrl
-            }
-            {
-              name: 'AZURE_CLIENT_ID'
-              value: serverClientId
-            }
-            {
-              name: 'BLOBPI_ANONYMOUS_READ'
-              value: anonymousRead ? 'true' : 'false'
+              volumeName: 'tokens'
+              mountPath: '/etc/blobpi/secrets'
             }
           ]
           probes: [

@@ -1,5 +1,6 @@
 // One user-assigned identity per role, each with the least data-plane roles it needs:
 //   server: read blobs, and sign user-delegation SAS for download redirects; read token secrets
+//           (and, by parameter, write blobs: uploads through the server)
 //   sync:   read and write blobs (the only writer of mirrored content)
 //   both:   pull the image
 // and, when a GitHub repository is given, a workflow identity that GitHub Actions signs in as
@@ -19,6 +20,9 @@ param registryName string
 
 @description('Required. Name of the key vault that holds the access tokens.')
 param vaultName string
+
+@description('Optional. The server may also write blobs: uploads through its API (twine) and token last-use records. Off: the server only reads, and private packages are published with blobpi upload by an operator.')
+param serverUploads bool = false
 
 @description('Optional. GitHub repository (OWNER/NAME) whose main-branch workflow may build the image and start the sync; empty for none.')
 param githubRepository string = ''
@@ -115,6 +119,16 @@ resource serverAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: registry
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPull)
+    principalId: server.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource serverBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (serverUploads) {
+  name: guid(storage.id, server.id, roles.storageBlobDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: server.properties.principalId
     principalType: 'ServicePrincipal'
   }

@@ -30,7 +30,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     tenantId: subscription().tenantId
     sku: {
       family: 'A'
-      name: 'premium'
+      name: 'standard'
     }
     enableRbacAuthorization: true
     enableSoftDelete: true

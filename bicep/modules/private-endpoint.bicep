@@ -26,26 +26,14 @@ param vnetIds array
 @description('Optional. Tags for all resources.')
 param tags object = {}
 
-resource zone 'Microsoft.Network/privateDnsZones@2020-06-01' = {
-  name: dnsZoneName
-  location: 'global'
-  tags: tags
-}
-
-resource links 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = [
-  for (vnetId, i) in vnetIds: {
-    parent: zone
-    name: 'link-${uniqueString(vnetId)}'
-    location: 'global'
+module zone 'dns-zone.bicep' = {
+  name: 'zone-${uniqueString(name, dnsZoneName)}'
+  params: {
+    name: dnsZoneName
+    vnetIds: vnetIds
     tags: tags
-    properties: {
-      registrationEnabled: false
-      virtualNetwork: {
-        id: vnetId
-      }
-    }
   }
-]
+}
 
 resource endpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = {
   name: name
@@ -77,7 +65,7 @@ resource zoneGroup 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024
       {
         name: replace(dnsZoneName, '.', '-')
         properties: {
-          privateDnsZoneId: zone.id
+          privateDnsZoneId: zone.outputs.zoneId
         }
       }
     ]
@@ -88,4 +76,4 @@ resource zoneGroup 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024
 output endpointId string = endpoint.id
 
 @description('The resource ID of the private DNS zone.')
-output dnsZoneId string = zone.id
+output dnsZoneId string = zone.outputs.zoneId

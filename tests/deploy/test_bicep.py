@@ -130,13 +130,39 @@ def test_private_endpoint__links_its_dns_zone_to_every_vnet(
 ) -> None:
     module = _template(parsed, "modules/private-endpoint.bicep")
     assert list(_resources(module, "Microsoft.Network/privateEndpoints"))
-    zone = _one(module, "Microsoft.Network/privateDnsZones")
-    assert zone["name"] == "dnsZoneName"
-    links = module["resources"]["links"]["config"]
+    zone = module["modules"]["zone"]
+    assert zone["detail"]["path"] == "dns-zone.bicep"
+    assert zone["config"]["params"] == {"name": "dnsZoneName", "vnetIds": "vnetIds", "tags": "tags"}
+    group = _one(module, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups")
+    assert "zoneId" in json.dumps(group["properties"])
+    dns = _template(parsed, "modules/dns-zone.bicep")
+    assert _one(dns, "Microsoft.Network/privateDnsZones")["name"] == "name"
+    links = dns["resources"]["links"]["config"]
     assert links["loop_type"]["detail"]["item_name"] == "vnetId"
     assert "vnetIds" in json.dumps(links["loop_type"])
-    group = _one(module, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups")
-    assert "zone" in json.dumps(group["properties"])
+    assert _one(dns, "Microsoft.Network/privateDnsZones/virtualNetworkLinks")["properties"][
+        "virtualNetwork"
+    ] == {"id": "vnetId"}
+
+
+def test_apps__environment_domain_resolves_in_the_linked_vnets(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    zone = _template(parsed, "modules/apps.bicep")["modules"]["zone"]
+    assert zone["detail"]["path"] == "dns-zone.bicep"
+    params = json.dumps(zone["config"]["params"])
+    assert "defaultDomain" in params and "staticIp" in params and '"vnetIds"' in params
+
+
+def test_main__azure_ml_vnet_resolves_the_index_and_optionally_blobs(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    main = _template(parsed, "main.bicep")
+    params = {name: _body(m)["params"] for name, m in main["modules"].items()}
+    assert params["apps"]["vnetIds"] == "appVnetIds"
+    assert params["storage"]["vnetIds"] == "blobVnetIds"
+    assert params["registry"]["vnetIds"] == params["vault"]["vnetIds"] == "ownVnet"
+    assert "azureMlLinkBlobZone" in json.dumps(main["variables"]["blobVnetIds"])
 
 
 @pytest.mark.parametrize(
@@ -178,8 +204,10 @@ def test_apps__internal_ingress_min_one_replica_probes_on_health(
     assert set(probes) == {"Startup", "Readiness", "Liveness"}
     health = apps["variables"]["healthProbe"]["value"]
     assert all(p == "healthProbe" for p in probes.values()) and health["path"] == "/health"
-    env = {e["name"] for e in container["env"]}
-    assert {"BLOBPI_STORAGE", "AZURE_CLIENT_ID"} <= env
+    assert "serverEnv" in json.dumps(container["env"])  # concat(serverEnv, tokenEnv)
+    env = json.dumps(apps["variables"]["serverEnv"])
+    for name in ("BLOBPI_STORAGE", "AZURE_CLIENT_ID", "BLOBPI_ANONYMOUS_READ"):
+        assert f'"name": "{name}"' in env
 
 
 def test_apps__sync_is_a_scheduled_job_running_blobpi_sync(
@@ -194,25 +222,32 @@ def test_apps__sync_is_a_scheduled_job_running_blobpi_sync(
     assert {"BLOBPI_STORAGE", "AZURE_CLIENT_ID", "BLOBPI_UPSTREAM", "BLOBPI_SHARD"} <= env
 
 
-def _role_grants(template: dict[str, Any]) -> dict[str, set[str]]:
-    """identity symbol -> role definition GUIDs assigned to it."""
+def _role_grants(template: dict[str, Any]) -> dict[tuple[str, bool], set[str]]:
+    """(identity symbol, only by parameter) -> role definition GUIDs assigned to it."""
     roles = template["variables"]["roles"]["value"]
-    grants: dict[str, set[str]] = {}
-    for _, body in _resources(template, "Microsoft.Authorization/roleAssignments"):
+    grants: dict[tuple[str, bool], set[str]] = {}
+    for resource in template["resources"].values():
+        if resource["type"] != "Microsoft.Authorization/roleAssignments":
+            continue
+        body = _body(resource)
+        conditional = (resource["config"] or {}).get("condition") is not None
         principal = body["properties"]["principalId"]["operator"]["operands"]["operand_1"]
         definition = json.dumps(body["properties"]["roleDefinitionId"])
         [role] = [guid for key, guid in roles.items() if f'"{key}"' in definition]
-        grants.setdefault(principal, set()).add(role)
+        grants.setdefault((principal, conditional), set()).add(role)
         assert body["name"]["function"]["type"] == "guid", "role assignments named by guid()"
     return grants
 
 
 def test_identity__least_roles_per_identity(parsed: dict[str, dict[str, Any]]) -> None:
     assert _role_grants(_template(parsed, "modules/identity.bicep")) == {
-        "server": {READER, DELEGATOR, ACR_PULL, SECRETS_USER},
-        "sync": {BLOB_CONTRIBUTOR, ACR_PULL},
-        "workflow": {CONTRIBUTOR},
+        ("server", False): {READER, DELEGATOR, ACR_PULL, SECRETS_USER},
+        ("server", True): {BLOB_CONTRIBUTOR},  # serverUploads, off by default
+        ("sync", False): {BLOB_CONTRIBUTOR, ACR_PULL},
+        ("workflow", True): {CONTRIBUTOR},  # only with githubRepository
     }
+    params = _template(parsed, "modules/identity.bicep")["parameters"]
+    assert params["serverUploads"]["default"] is False
 
 
 def test_main__composes_every_module_and_names_from_unique_string(
@@ -221,7 +256,7 @@ def test_main__composes_every_module_and_names_from_unique_string(
     main = _template(parsed, "main.bicep")
     used = {m["detail"]["path"] for m in main["modules"].values()}
     on_disk = {f"modules/{p.name}" for p in (BICEP / "modules").glob("*.bicep")}
-    assert on_disk - {"modules/private-endpoint.bicep"} == used
+    assert on_disk - {"modules/private-endpoint.bicep", "modules/dns-zone.bicep"} == used
     assert "uniqueString" in (BICEP / "main.bicep").read_text()
     assert {"indexUrl", "containerUrl", "serverClientId", "syncClientId"} <= set(main["outputs"])
 
