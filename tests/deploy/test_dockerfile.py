@@ -140,6 +140,7 @@ def container(
         {
             "BLOBPI_PORT": str(port),  # 8080 may be taken on this machine
             "BLOBPI_STORAGE": azurite.new_container_url(),
+            "BLOBPI_ANONYMOUS_READ": "true",  # as bicep/main.bicepparam sets it in the VNet
             "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
         },
     )
