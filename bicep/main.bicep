@@ -209,6 +209,9 @@ module azureMl 'modules/azureml.bicep' = if (deployApps && !empty(azureMlWorkspa
 @description('The URL pip, uv and Azure ML use as --index-url (empty until deployApps).')
 output indexUrl string = deployApps ? apps.outputs.indexUrl : ''
 
+@description('The name of the server container app (empty until deployApps).')
+output serverName string = deployApps ? apps.outputs.serverName : ''
+
 @description('The URL of the index container (BLOBPI_STORAGE).')
 output containerUrl string = storage.outputs.containerUrl
 
