@@ -3,23 +3,27 @@
 Routes: ``/simple/`` and ``/simple/<project>/`` (PEP 503 HTML or PEP 691 JSON by content
 negotiation, ``Vary: Accept``, non-canonical names redirected), ``/packages/...`` (files,
 PEP 658 ``.metadata``, PEP 740 ``.provenance``: streamed, ``Range``, ``ETag``), ``/health``,
-and ``/``, a landing page for people. Pages come from ``PageCache``; nothing is rendered or
-listed per request. Start it with ``uvicorn --factory mirror.app:create_app``.
+and ``/``, a landing page for people; ``POST /`` is the upload API (``mirror.upload_api``),
+and ``mirror.auth`` guards everything but ``/health``. Pages come from ``PageCache``; nothing
+is rendered or listed per request. Start it with ``uvicorn --factory mirror.app:create_app``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from mirror.auth import AuthMiddleware, TokenCache
 from mirror.cache import CachedPage, PageCache
 from mirror.errors import (
     BlobNotFound,
@@ -29,6 +33,7 @@ from mirror.errors import (
     UpstreamUnavailable,
 )
 from mirror.http import Unsatisfiable, accepts_gzip, etag_matches, parse_range
+from mirror.metrics import Metrics, MetricsMiddleware
 from mirror.model import ProjectList
 from mirror.names import check_blob_path, project_name
 from mirror.negotiate import Format, select_format
@@ -36,6 +41,8 @@ from mirror.pages import page_path, read_projects
 from mirror.render import render_index_html, render_index_json
 from mirror.settings import Settings
 from mirror.storage import BlobStore, open_store
+from mirror.tokens import TokenFile
+from mirror.upload_api import upload
 
 __all__ = ["create_app"]
 
@@ -46,6 +53,8 @@ _EMPTY_ROOT = {
     Format.HTML: CachedPage.of(render_index_html(ProjectList())),
 }
 _ENCODED_SEPARATORS = (b"%2f", b"%5c", b"%00", b"%2e")
+_NOSNIFF = {"X-Content-Type-Options": "nosniff"}  # error text is never run as a page
+_log = logging.getLogger("blobpi.server")
 
 
 def _state(request: Request) -> tuple[BlobStore, PageCache]:
@@ -162,6 +171,11 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("ok\n")
 
 
+async def metrics(request: Request) -> Response:
+    body = request.app.state.metrics.render()
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 async def landing(request: Request) -> Response:
     store, _ = _state(request)
     projects = await read_projects(store)
@@ -178,16 +192,24 @@ async def landing(request: Request) -> Response:
     return Response(body, media_type="text/html; charset=utf-8")
 
 
-def _error(status: int) -> object:
+def _error(status: int, public_message: str | None = None) -> object:
+    """An exception handler. Errors that would reveal where the store is (a path, an account
+    URL) answer with ``public_message`` and are logged in full instead."""
+
     async def handler(request: Request, exc: Exception) -> Response:
-        return PlainTextResponse(f"{exc}\n", status_code=status)
+        if public_message is not None:
+            if status >= 500:
+                _log.error("%s %s: %s", request.method, request.url.path, exc)
+            return PlainTextResponse(public_message, status_code=status, headers=_NOSNIFF)
+        return PlainTextResponse(f"{exc}\n", status_code=status, headers=_NOSNIFF)
 
     return handler
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code, headers=exc.headers)
+    headers = {**(exc.headers or {}), **_NOSNIFF}
+    return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code, headers=headers)
 
 
 def create_app(settings: Settings | None = None, store: BlobStore | None = None) -> Starlette:
@@ -199,26 +221,41 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
     async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, object]]:
         app.state.store = the_store
         app.state.pages = PageCache(the_store, settings.page_ttl)
+        app.state.settings = settings
+        tokens = TokenFile.open(the_store, settings.token_file)
+        app.state.tokens = TokenCache(tokens, settings.page_ttl)
         try:
             yield {}
         finally:
+            await tokens.close()
             if store is None:  # the app opened it, so the app closes it
                 await the_store.close()
 
     methods = ["GET", "HEAD"]
     routes = [
         Route("/", landing, methods=methods),
+        Route("/", upload, methods=["POST"]),  # the legacy upload API (twine, uv publish)
         Route("/health", health, methods=methods),
+        Route("/metrics", metrics, methods=methods),
         Route("/simple/", root_page, methods=methods),
         Route("/simple/{project}/", project_page, methods=methods),
         Route("/packages/{path:path}", package_file, methods=methods),
     ]
     handlers = {
         ProjectNotFound: _error(404),
-        BlobNotFound: _error(404),
+        BlobNotFound: _error(404, "not found\n"),
         InvalidName: _error(404),
-        StorageUnavailable: _error(503),
+        StorageUnavailable: _error(503, "the index's storage is unavailable; retry later\n"),
         UpstreamUnavailable: _error(502),
         HTTPException: _http_error,
     }
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)  # type: ignore[arg-type]
+    counters = Metrics()
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=handlers,  # type: ignore[arg-type]
+        # outermost first: refused requests are counted too
+        middleware=[Middleware(MetricsMiddleware, metrics=counters), Middleware(AuthMiddleware)],
+    )
+    app.state.metrics = counters
+    return app

@@ -67,7 +67,13 @@ def _upload(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             await store.ensure()
             for path in args.files:
                 with path.open("rb") as f:
-                    result = await publish(store, path.name, f, max_bytes=settings.max_upload_bytes)
+                    result = await publish(
+                        store,
+                        path.name,
+                        f,
+                        max_bytes=settings.max_upload_bytes,
+                        shared_names=settings.shared_names,
+                    )
                 verb = "uploaded" if result.created else "already present, unchanged:"
                 print(f"{verb} {path.name} (sha256 {result.file.sha256})")
         finally:

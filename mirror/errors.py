@@ -9,7 +9,10 @@ MirrorError
  ├── PreconditionFailed                       an ETag-conditional write lost a race
  ├── HashMismatch           (ValueError)     bytes did not match the expected digest
  ├── StorageUnavailable                       the store cannot be reached or refused access
- ├── UploadRejected         (ValueError)     a distribution that may not be stored
+ ├── UploadRejected         (ValueError)     a distribution that may not be stored (HTTP 400)
+ │    ├── UploadConflict                      the filename exists with other bytes (409)
+ │    ├── UploadForbidden                     the name is mirrored: dependency confusion (403)
+ │    └── UploadTooLarge                      over BLOBPI_MAX_UPLOAD_BYTES (413)
  └── UpstreamUnavailable                      the upstream index failed (HTTP 502)
 
 Messages are one line and quote user input with ``!r``, so a hostile value cannot
@@ -28,7 +31,10 @@ __all__ = [
     "PreconditionFailed",
     "ProjectNotFound",
     "StorageUnavailable",
+    "UploadConflict",
+    "UploadForbidden",
     "UploadRejected",
+    "UploadTooLarge",
     "UpstreamUnavailable",
 ]
 
@@ -70,6 +76,18 @@ class StorageUnavailable(MirrorError):
 
 
 class UploadRejected(MirrorError, ValueError):
+    pass
+
+
+class UploadConflict(UploadRejected):
+    pass
+
+
+class UploadForbidden(UploadRejected):
+    pass
+
+
+class UploadTooLarge(UploadRejected):
     pass
 
 

@@ -229,16 +229,20 @@ class LocalStore:
         return self._info(path, target.stat())
 
     async def list(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
+        # Walk only the directory the prefix names, not the whole tree.
+        start_dir = prefix.rpartition("/")[0]
+        start = self._path(start_dir) if start_dir else self.root
+
         def _walk() -> list[BlobInfo]:
             found = []
-            for directory, dirs, files in os.walk(self.root):
+            for directory, dirs, files in os.walk(start):
                 rel_dir = os.path.relpath(directory, self.root)
                 if rel_dir == ".":
                     dirs[:] = [d for d in dirs if d not in _INTERNAL]
                     rel_dir = ""
                 for name in files:
                     path = f"{rel_dir}/{name}" if rel_dir else name
-                    if path.startswith(prefix) and name not in _INTERNAL:
+                    if path.startswith(prefix) and path not in _INTERNAL:
                         found.append(self._info(path, os.stat(os.path.join(directory, name))))
             return sorted(found, key=lambda i: i.path)
 

@@ -11,13 +11,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import IO
 
 import anyio.to_thread
 
 from mirror.distribution import inspect_distribution
-from mirror.errors import BlobExists, UploadRejected
+from mirror.errors import (
+    BlobExists,
+    UploadConflict,
+    UploadForbidden,
+    UploadRejected,
+    UploadTooLarge,
+)
 from mirror.model import File, ProjectList, ProjectPage
 from mirror.names import content_path, parse_distribution_filename
 from mirror.pages import read_project, update_project, update_root
@@ -50,11 +56,12 @@ async def _chunks(fileobj: IO[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _refuse_mirrored(page: ProjectPage | None, filename: str) -> None:
-    if page is not None and page.origin == "mirror":
-        raise UploadRejected(
+def _refuse_mirrored(page: ProjectPage | None, filename: str, allow_mirrored: bool) -> None:
+    if page is not None and page.origin == "mirror" and not allow_mirrored:
+        raise UploadForbidden(
             f"{page.name!r} is a mirrored project, so {filename!r} may not be uploaded "
-            "under its name (dependency confusion): choose a name the mirror does not hold"
+            "under its name (dependency confusion): choose a name the mirror does not hold, "
+            "or list it in BLOBPI_SHARED_NAMES to mix both deliberately"
         )
 
 
@@ -66,12 +73,17 @@ async def publish(
     max_bytes: int,
     now: dt.datetime | None = None,
     expected_sha256: str | None = None,
+    shared_names: Collection[str] = (),
 ) -> Published:
-    """Store one private distribution from a seekable binary file."""
+    """Store one private distribution from a seekable binary file.
+
+    ``shared_names`` (``BLOBPI_SHARED_NAMES``) is the deliberate override of the
+    dependency-confusion guard: names that may be both mirrored and private."""
     dist = parse_distribution_filename(filename)
+    allow_mirrored = dist.name in shared_names
     sha256, blake2, size = await anyio.to_thread.run_sync(_digests, fileobj)
     if size > max_bytes:
-        raise UploadRejected(
+        raise UploadTooLarge(
             f"{filename!r} is {size} bytes, over the limit of {max_bytes}: raise "
             "BLOBPI_MAX_UPLOAD_BYTES if it must be stored"
         )
@@ -81,12 +93,12 @@ async def publish(
             "upload again"
         )
     page = await read_project(store, dist.name)
-    _refuse_mirrored(page, filename)
+    _refuse_mirrored(page, filename, allow_mirrored)
     existing = page.file(filename) if page else None
     if existing is not None:
         if existing.sha256 == sha256:
             return Published(existing, created=False)
-        raise UploadRejected(
+        raise UploadConflict(
             f"{filename!r} already exists with different content, and files are never "
             "replaced: bump the version and upload the new build"
         )
@@ -127,11 +139,11 @@ async def publish(
     )
 
     def _add(current: ProjectPage | None) -> ProjectPage:
-        _refuse_mirrored(current, filename)
+        _refuse_mirrored(current, filename, allow_mirrored)
         files = list(current.files) if current else []
         clash = current.file(filename) if current else None
         if clash is not None and clash.sha256 != sha256:
-            raise UploadRejected(f"{filename!r} was just uploaded with different content")
+            raise UploadConflict(f"{filename!r} was just uploaded with different content")
         if clash is None:
             files.append(file)
         versions = [*(current.versions if current else ()), str(dist.version)]

@@ -252,3 +252,12 @@ def test_app__empty_index_serves_empty_root(tmp_path: Path) -> None:
         doc = client.get("/simple/", headers={"Accept": JSON}).json()
         assert doc["projects"] == []
         assert json.loads(json.dumps(doc))["meta"]["api-version"] == "1.1"
+
+
+def test_app__metrics_count_requests_by_route(served: Served) -> None:
+    served.client.get("/simple/demo-pkg/")
+    served.client.get("/simple/nothing-here/")
+    body = served.client.get("/metrics").text
+    assert 'route="/simple/{project}/",status="200"' in body
+    assert 'route="/simple/{project}/",status="404"' in body
+    assert "nothing-here" not in body  # labels never carry user input

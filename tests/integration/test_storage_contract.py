@@ -97,6 +97,8 @@ async def test_store__list_and_delete(store: BlobStore) -> None:
     for path in ("simple/a/index.v1_json", "simple/b/index.v1_json", "packages/x"):
         await store.put(path, b"{}")
     assert await _paths(store, "simple/") == ["simple/a/index.v1_json", "simple/b/index.v1_json"]
+    assert await _paths(store, "simple/a") == ["simple/a/index.v1_json"]
+    assert len(await _paths(store)) == 3  # the store's own bookkeeping is never listed
     info = await store.head("packages/x")
     await store.put("packages/x", b"changed")
     with pytest.raises(PreconditionFailed):
