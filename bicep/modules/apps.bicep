@@ -251,7 +251,7 @@ resource server 'Microsoft.App/containerApps@2024-03-01' = {
 
 resource syncJobs 'Microsoft.App/jobs@2024-03-01' = [
   for shard in range(0, syncShards): {
-    name: '${namePrefix}-sync-${shard}'
+    name: '${namePrefix}-sync-${shard + 1}'
     location: location
     tags: union(tags, {
       'blobpi-role': 'sync'
@@ -308,7 +308,7 @@ resource syncJobs 'Microsoft.App/jobs@2024-03-01' = [
               }
               {
                 name: 'BLOBPI_SHARD'
-                value: '${shard}/${syncShards}'
+                value: '${shard + 1}/${syncShards}' // K/N counts from 1
               }
             ]
           }

@@ -220,8 +220,12 @@ def test_apps__sync_is_a_scheduled_job_running_blobpi_sync(
     assert job["configuration"]["triggerType"] == "Schedule"
     [container] = job["template"]["containers"]
     assert container["args"] == ["sync"]
-    env = {e["name"] for e in container["env"]}
-    assert {"BLOBPI_STORAGE", "AZURE_CLIENT_ID", "BLOBPI_UPSTREAM", "BLOBPI_SHARD"} <= env
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert {"BLOBPI_STORAGE", "AZURE_CLIENT_ID", "BLOBPI_UPSTREAM", "BLOBPI_SHARD"} <= set(env)
+    # One job per shard; `blobpi sync` takes K/N with 1 <= K <= N.
+    loop = apps["resources"]["syncJobs"]["config"]["loop_type"]["detail"]
+    assert (loop["start_index"], loop["count"]) == (0, "syncShards")
+    assert env["BLOBPI_SHARD"] == "${%s + 1}/${syncShards}" % loop["index_name"]
 
 
 def _role_grants(template: dict[str, Any]) -> dict[tuple[str, bool], set[str]]:
