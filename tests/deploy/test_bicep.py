@@ -225,7 +225,8 @@ def test_apps__sync_is_a_scheduled_job_running_blobpi_sync(
     # One job per shard; `blobpi sync` takes K/N with 1 <= K <= N.
     loop = apps["resources"]["syncJobs"]["config"]["loop_type"]["detail"]
     assert (loop["start_index"], loop["count"]) == (0, "syncShards")
-    assert env["BLOBPI_SHARD"] == "${%s + 1}/${syncShards}" % loop["index_name"]
+    index = loop["index_name"]
+    assert env["BLOBPI_SHARD"] == "${" + index + " + 1}/${syncShards}"
 
 
 def _role_grants(template: dict[str, Any]) -> dict[tuple[str, bool], set[str]]:
