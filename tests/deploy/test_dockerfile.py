@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mirror.cli import _COMMAND_MODULES
 from tests.deploy.conftest import tool
 from tests.deploy.dockerfile import parse, runtime
 from tests.deploy.wheelhouse import dependency_closure, repack
@@ -79,6 +80,15 @@ def test_dockerfile__final_stage_is_slim_non_root_and_checks_health() -> None:
     assert image.env["PATH"].startswith(VENV_BIN + ":")
 
 
+def _sync_copies() -> list[str]:
+    """The paths .github/sync.Dockerfile copies from the same build context."""
+    return [
+        ins.args.split()[0]
+        for ins in parse(ROOT / ".github/sync.Dockerfile")
+        if ins.keyword == "COPY"
+    ]
+
+
 def test_dockerignore__admits_only_what_the_build_copies() -> None:
     lines = [
         line.strip()
@@ -87,7 +97,7 @@ def test_dockerignore__admits_only_what_the_build_copies() -> None:
     ]
     assert lines[0] == "*", "exclude everything, then admit what the build needs"
     admitted = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert set(_build_copies()) <= admitted
+    assert set(_build_copies()) | set(_sync_copies()) <= admitted
     assert not admitted & {".venv", ".tools", ".git", "data", "tests"}
 
 
@@ -184,3 +194,18 @@ def test_image_entrypoint__health_check_fails_without_a_server(image_venv: Path)
     env = _container_env(image_venv, {"BLOBPI_PORT": str(free_port())})
     result = run(runtime(DOCKERFILE).healthcheck, env=env, check=False)
     assert result.returncode != 0
+
+
+@pytest.mark.slow
+def test_image_sync__without_an_allowlist_fails_in_one_line_naming_it(image_venv: Path) -> None:
+    """`docker run IMAGE sync` before the allow-list is baked in: the image's BLOBPI_ALLOWLIST
+    path is named, with the fix, and nothing is written."""
+    if "sync.commands" not in _COMMAND_MODULES:
+        pytest.skip("blobpi sync is not on this branch yet (branch sync)")
+    env = _container_env(image_venv, {"BLOBPI_UPSTREAM": "http://127.0.0.1:9/simple/"})
+    result = run([*runtime(DOCKERFILE).command[:-1], "sync"], env=env, check=False)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert env["BLOBPI_ALLOWLIST"] in line and "BLOBPI_ALLOWLIST" in line.replace(
+        env["BLOBPI_ALLOWLIST"], ""
+    )
