@@ -33,6 +33,7 @@ from tests.support.processes import (
 )
 
 DOCKERFILE = ROOT / "Dockerfile"
+SYNC_DOCKERFILE = ROOT / ".github/sync.Dockerfile"  # the image + the reviewed lock
 VENV_BIN = "/opt/venv/bin"  # where the final stage installs blobpi
 
 
@@ -57,7 +58,7 @@ def _build_copies() -> list[str]:
     return sources
 
 
-@pytest.mark.parametrize("path", [DOCKERFILE, ROOT / ".github/sync.Dockerfile"], ids=str)
+@pytest.mark.parametrize("path", [DOCKERFILE, SYNC_DOCKERFILE], ids=str)
 def test_dockerfile__hadolint_clean(path: Path) -> None:
     result = run([str(tool("hadolint")), "--no-color", str(path)], check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -82,11 +83,8 @@ def test_dockerfile__final_stage_is_slim_non_root_and_checks_health() -> None:
 
 def _sync_copies() -> list[str]:
     """The paths .github/sync.Dockerfile copies from the same build context."""
-    return [
-        ins.args.split()[0]
-        for ins in parse(ROOT / ".github/sync.Dockerfile")
-        if ins.keyword == "COPY"
-    ]
+    copies = [ins.args.split() for ins in parse(SYNC_DOCKERFILE) if ins.keyword == "COPY"]
+    return [source for args in copies for source in args[:-1]]
 
 
 def test_dockerignore__admits_only_what_the_build_copies() -> None:

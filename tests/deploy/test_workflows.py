@@ -100,8 +100,11 @@ def test_sync_workflow__oidc_only_and_starts_the_jobs() -> None:
     dockerfile = ROOT / ".github/sync.Dockerfile"
     assert "--file .github/sync.Dockerfile" in text and dockerfile.is_file()
     # The job reads the lock where the image's BLOBPI_ALLOWLIST points.
-    allowlist = re.search(r"BLOBPI_ALLOWLIST=(\S+)", (ROOT / "Dockerfile").read_text())
-    assert allowlist and f"COPY allowlist.txt {allowlist.group(1)}" in dockerfile.read_text()
+    allowlist = re.search(
+        r"BLOBPI_ALLOWLIST=(\S+)/allowlist.txt", (ROOT / "Dockerfile").read_text()
+    )
+    copy = re.search(r"^COPY allowlist.txt blobpi.toml (\S+)/$", dockerfile.read_text(), re.M)
+    assert allowlist and copy and allowlist.group(1) == copy.group(1)
 
 
 def test_workflows__actions_pinned_to_commits() -> None:
