@@ -5,8 +5,10 @@ command the workflows run parses with blobpi's own command line."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pytest
 
 from mirror.cli import _COMMAND_MODULES, build_parser
 from tests.deploy.conftest import NODE_MODULES, tool
-from tests.support.processes import ROOT, run
+from tests.support.processes import BIN, ROOT, run
 
 WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.yml"))
 CHECK = ROOT / ".github/workflows/allowlist-check.yml"
@@ -111,3 +113,55 @@ def test_workflows__actions_pinned_to_commits() -> None:
     for path in WORKFLOWS:
         for ref in re.findall(r"uses: \S+@(\S+)", path.read_text()):
             assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{path.name}: {ref}"
+
+
+def _steps(path: Path) -> dict[str, dict[str, Any]]:
+    """The workflow's steps by name (read by the lint venv's PyYAML, which checkov brings)."""
+    load = "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)"
+    workflow = json.loads(run([str(tool("python")), "-c", load, str(path)]).stdout)
+    [job] = workflow["jobs"].values()
+    return {step["name"]: step for step in job["steps"] if "name" in step}
+
+
+@pytest.mark.slow
+def test_check_workflow__steps_pass_a_current_lock_and_summarise_it(tmp_path: Path) -> None:
+    """The check and summary steps, run as the runner runs them (bash -eo pipefail) in a clone
+    whose base commit had an empty lock: the check passes, the summary lists the additions."""
+    if "sync.commands" not in _COMMAND_MODULES or not (ROOT / "allowlist.txt").is_file():
+        pytest.skip("blobpi lock and the allow-list are not on this branch yet (branch sync)")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    run([*git, "init", "--quiet"])
+    (repo / "allowlist.txt").write_text("")
+    run([*git, "add", "."])
+    run([*git, "commit", "--quiet", "-m", "base"])
+    base = run([*git, "rev-parse", "HEAD"]).stdout.strip()
+    for name in ("allowlist.in", "allowlist.txt", "blobpi.toml"):
+        (repo / name).write_bytes((ROOT / name).read_bytes())
+    summary = tmp_path / "summary.md"
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "RUNNER_TEMP": str(tmp_path),
+        "BASE_SHA": base,  # the step's `env:`, as the runner expands it
+    }
+    steps = _steps(CHECK)
+    assert steps["Summarise the change"]["env"] == {
+        "BASE_SHA": "${{ github.event.pull_request.base.sha }}"
+    }
+    for name in ("Check the lock is current", "Summarise the change"):
+        script = steps[name]["run"]
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+    text = summary.read_text()
+    assert text.startswith("### Lock changes:") and "- added `" in text
+    assert "removed" not in text.split("\n", 1)[1]
