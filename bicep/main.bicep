@@ -75,6 +75,9 @@ param tags object = {
 }
 
 var suffix = uniqueString(resourceGroup().id, namePrefix)
+// Where the Azure ML VNet lives; ARM evaluates only the branch if() selects.
+var amlVnetSubscription = empty(azureMlVnetId) ? subscription().subscriptionId : split(azureMlVnetId, '/')[2]
+var amlVnetGroup = empty(azureMlVnetId) ? resourceGroup().name : split(azureMlVnetId, '/')[4]
 var ownVnet = [
   network.outputs.vnetId
 ]
@@ -173,7 +176,6 @@ module apps 'modules/apps.bicep' = if (deployApps) {
     syncSchedule: syncSchedule
     upstreamUrl: upstreamUrl
     syncShards: syncShards
-    workflowPrincipalId: identity.outputs.workflowPrincipalId
     tags: tags
   }
 }
@@ -188,7 +190,7 @@ module peerToAzureMl 'modules/peering.bicep' = if (!empty(azureMlVnetId)) {
 
 module peerFromAzureMl 'modules/peering.bicep' = if (!empty(azureMlVnetId)) {
   name: 'peer-from-aml-${suffix}'
-  scope: resourceGroup(split(azureMlVnetId, '/')[2], split(azureMlVnetId, '/')[4])
+  scope: resourceGroup(amlVnetSubscription, amlVnetGroup)
   params: {
     localVnetName: last(split(azureMlVnetId, '/'))
     remoteVnetId: network.outputs.vnetId

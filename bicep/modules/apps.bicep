@@ -68,13 +68,9 @@ param upstreamUrl string
 @maxValue(16)
 param syncShards int = 1
 
-@description('Optional. Principal ID of the GitHub workflow identity that may update and start the sync jobs; empty for none.')
-param workflowPrincipalId string = ''
-
 @description('Optional. Tags for all resources.')
 param tags object = {}
 
-var contributorRole = 'b24988ac-6180-42a0-ab88-20f7382dd24c'
 var tokenFile = '/etc/blobpi/secrets/tokens.json'
 var serverEnv = [
   {
@@ -314,19 +310,6 @@ resource syncJobs 'Microsoft.App/jobs@2024-03-01' = [
           }
         ]
       }
-    }
-  }
-]
-
-// The workflow updates the jobs' image (the reviewed allow-list baked in) and starts them.
-resource workflowJobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for shard in range(0, empty(workflowPrincipalId) ? 0 : syncShards): {
-    name: guid(syncJobs[shard].id, workflowPrincipalId, contributorRole)
-    scope: syncJobs[shard]
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', contributorRole)
-      principalId: workflowPrincipalId
-      principalType: 'ServicePrincipal'
     }
   }
 ]

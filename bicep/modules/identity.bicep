@@ -4,7 +4,8 @@
 //   sync:   read and write blobs (the only writer of mirrored content)
 //   both:   pull the image
 // and, when a GitHub repository is given, a workflow identity that GitHub Actions signs in as
-// through OIDC federation (no stored secret); its roles on the jobs are granted in apps.bicep.
+// through OIDC federation (no stored secret), with a custom role limited to what the allow-list
+// workflow runs.
 
 @description('Required. Prefix of the identity names.')
 param namePrefix string
@@ -39,7 +40,6 @@ var roles = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
-  contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -154,13 +154,46 @@ resource syncAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// `az acr build` schedules a run on the registry: that is a control-plane action, which no
-// narrower built-in role than Contributor on the registry itself allows.
-resource workflowRegistry 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(githubRepository)) {
-  name: guid(registry.id, '${namePrefix}-workflow', roles.contributor)
-  scope: registry
+// What the allow-list workflow does, and nothing more: `az acr build` (a run scheduled in the
+// registry), `az containerapp job update --image` (which also joins the environment and
+// attaches the sync identity again) and `az containerapp job start`. No built-in role is that
+// narrow, so it is a custom role, assignable in this resource group only.
+resource workflowRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(githubRepository)) {
+  name: guid(resourceGroup().id, namePrefix, 'workflow-role')
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.contributor)
+    roleName: 'blobpi allow-list workflow (${namePrefix})'
+    description: 'Build the sync image in the registry, update the sync jobs and start them.'
+    type: 'CustomRole'
+    assignableScopes: [
+      resourceGroup().id
+    ]
+    permissions: [
+      {
+        actions: [
+          'Microsoft.ContainerRegistry/registries/read'
+          'Microsoft.ContainerRegistry/registries/listBuildSourceUploadUrl/action'
+          'Microsoft.ContainerRegistry/registries/scheduleRun/action'
+          'Microsoft.ContainerRegistry/registries/runs/read'
+          'Microsoft.ContainerRegistry/registries/runs/listLogSasUrl/action'
+          'Microsoft.App/jobs/read'
+          'Microsoft.App/jobs/write'
+          'Microsoft.App/jobs/start/action'
+          'Microsoft.App/jobs/executions/read'
+          'Microsoft.App/managedEnvironments/read'
+          'Microsoft.App/managedEnvironments/join/action'
+          'Microsoft.ManagedIdentity/userAssignedIdentities/read'
+          'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action'
+        ]
+        notActions: []
+      }
+    ]
+  }
+}
+
+resource workflowAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(githubRepository)) {
+  name: guid(resourceGroup().id, '${namePrefix}-workflow', 'workflow-role')
+  properties: {
+    roleDefinitionId: workflowRole.id
     principalId: workflow.properties.principalId
     principalType: 'ServicePrincipal'
   }
@@ -187,5 +220,3 @@ output syncPrincipalId string = sync.properties.principalId
 @description('The client ID GitHub Actions signs in with (vars.AZURE_CLIENT_ID); empty without a repository.')
 output workflowClientId string = empty(githubRepository) ? '' : workflow.properties.clientId
 
-@description('The principal ID of the workflow identity; empty without a repository.')
-output workflowPrincipalId string = empty(githubRepository) ? '' : workflow.properties.principalId

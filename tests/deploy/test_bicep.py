@@ -21,7 +21,7 @@ DELEGATOR = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"  # Storage Blob Delegator
 BLOB_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"  # Storage Blob Data Contributor
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"  # AcrPull
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"  # Contributor (workflow: registry, jobs)
+SYNC_WORKFLOW = ROOT / ".github/workflows/allowlist-sync.yml"
 
 
 @pytest.fixture(scope="module")
@@ -230,8 +230,14 @@ def test_apps__sync_is_a_scheduled_job_running_blobpi_sync(
 
 
 def _role_grants(template: dict[str, Any]) -> dict[tuple[str, bool], set[str]]:
-    """(identity symbol, only by parameter) -> role definition GUIDs assigned to it."""
+    """(identity symbol, only by parameter) -> roles assigned to it: built-in role GUIDs, or
+    ``custom:SYMBOL`` for a role definition of the template."""
     roles = template["variables"]["roles"]["value"]
+    custom = {
+        name
+        for name, r in template["resources"].items()
+        if r["type"] == "Microsoft.Authorization/roleDefinitions"
+    }
     grants: dict[tuple[str, bool], set[str]] = {}
     for resource in template["resources"].values():
         if resource["type"] != "Microsoft.Authorization/roleAssignments":
@@ -240,21 +246,42 @@ def _role_grants(template: dict[str, Any]) -> dict[tuple[str, bool], set[str]]:
         conditional = (resource["config"] or {}).get("condition") is not None
         principal = body["properties"]["principalId"]["operator"]["operands"]["operand_1"]
         definition = json.dumps(body["properties"]["roleDefinitionId"])
-        [role] = [guid for key, guid in roles.items() if f'"{key}"' in definition]
+        [role] = [guid for key, guid in roles.items() if f'"{key}"' in definition] + [
+            f"custom:{name}" for name in custom if f'"operand_1": "{name}"' in definition
+        ]
         grants.setdefault((principal, conditional), set()).add(role)
         assert body["name"]["function"]["type"] == "guid", "role assignments named by guid()"
     return grants
 
 
 def test_identity__least_roles_per_identity(parsed: dict[str, dict[str, Any]]) -> None:
-    assert _role_grants(_template(parsed, "modules/identity.bicep")) == {
+    identity = _template(parsed, "modules/identity.bicep")
+    assert _role_grants(identity) == {
         ("server", False): {READER, DELEGATOR, ACR_PULL, SECRETS_USER},
         ("server", True): {BLOB_CONTRIBUTOR},  # serverUploads, off by default
         ("sync", False): {BLOB_CONTRIBUTOR, ACR_PULL},
-        ("workflow", True): {CONTRIBUTOR},  # only with githubRepository
+        ("workflow", True): {"custom:workflowRole"},  # only with githubRepository
     }
-    params = _template(parsed, "modules/identity.bicep")["parameters"]
-    assert params["serverUploads"]["default"] is False
+    assert identity["parameters"]["serverUploads"]["default"] is False
+
+
+def test_identity__workflow_role_allows_only_what_the_workflow_runs(
+    parsed: dict[str, dict[str, Any]],
+) -> None:
+    role = _body(_template(parsed, "modules/identity.bicep")["resources"]["workflowRole"])
+    [permissions] = role["properties"]["permissions"]
+    actions = set(permissions["actions"])
+    assert not [a for a in actions if "*" in a]
+    assert {a.split("/")[0] for a in actions} == {
+        "Microsoft.ContainerRegistry",
+        "Microsoft.App",
+        "Microsoft.ManagedIdentity",
+    }
+    assert "Microsoft.App/jobs/start/action" in actions
+    assert "Microsoft.ContainerRegistry/registries/scheduleRun/action" in actions
+    assert not [a for a in actions if "containerApps" in a or "delete" in a]
+    workflow = SYNC_WORKFLOW.read_text()
+    assert "az acr build" in workflow and "az containerapp job update" in workflow
 
 
 def test_main__composes_every_module_and_names_from_unique_string(
