@@ -17,6 +17,9 @@ param deployApps bool = true
 @description('Optional. Image in the deployment registry, without the registry host.')
 param image string = 'blobpi:latest'
 
+@description('Optional. Image of the sync jobs: the image with the reviewed allow-list baked in (.github/sync.Dockerfile), as the allow-list workflow last built it; empty for image.')
+param syncImage string = ''
+
 @description('Required. Upstream simple index the sync mirrors from (PEP 691 JSON), ending in /simple/.')
 param upstreamUrl string
 
@@ -164,6 +167,7 @@ module apps 'modules/apps.bicep' = if (deployApps) {
     workspaceId: monitoring.outputs.workspaceId
     registryServer: registry.outputs.loginServer
     image: image
+    syncImage: syncImage
     containerUrl: storage.outputs.containerUrl
     serverIdentityId: identity.outputs.serverId
     serverClientId: identity.outputs.serverClientId

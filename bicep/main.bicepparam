@@ -5,6 +5,7 @@ using './main.bicep'
 param upstreamUrl = readEnvironmentVariable('BLOBPI_UPSTREAM')
 param namePrefix = 'blobpi'
 param image = readEnvironmentVariable('BLOBPI_IMAGE', 'blobpi:latest')
+param syncImage = readEnvironmentVariable('BLOBPI_SYNC_IMAGE', '')
 param deployApps = bool(readEnvironmentVariable('BLOBPI_DEPLOY_APPS', 'true'))
 // Inside the VNet the default deployment lets clients read without a token.
 param anonymousRead = true

@@ -24,6 +24,9 @@ param registryServer string
 @description('Required. Image reference without the registry, e.g. blobpi:0.1.0.')
 param image string
 
+@description('Optional. Image of the sync jobs without the registry host: the image with the allow-list baked in (.github/sync.Dockerfile); empty for image, whose sync fails until one is.')
+param syncImage string = ''
+
 @description('Required. URL of the index container, https://ACCOUNT.blob.core.windows.net/CONTAINER.')
 param containerUrl string
 
@@ -281,7 +284,7 @@ resource syncJobs 'Microsoft.App/jobs@2024-03-01' = [
         containers: [
           {
             name: 'sync'
-            image: '${registryServer}/${image}'
+            image: '${registryServer}/${empty(syncImage) ? image : syncImage}'
             args: [
               'sync'
             ]

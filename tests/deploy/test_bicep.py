@@ -220,6 +220,7 @@ def test_apps__sync_is_a_scheduled_job_running_blobpi_sync(
     assert job["configuration"]["triggerType"] == "Schedule"
     [container] = job["template"]["containers"]
     assert container["args"] == ["sync"]
+    assert "syncImage" in json.dumps(container["image"]), "the image with the allow-list"
     env = {e["name"]: e["value"] for e in container["env"]}
     assert {"BLOBPI_STORAGE", "AZURE_CLIENT_ID", "BLOBPI_UPSTREAM", "BLOBPI_SHARD"} <= set(env)
     # One job per shard; `blobpi sync` takes K/N with 1 <= K <= N.
