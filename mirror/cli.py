@@ -19,7 +19,7 @@ from mirror.errors import MirrorError
 __all__ = ["build_parser", "main"]
 
 # Modules that add subcommands, in the order of `blobpi --help`.
-_COMMAND_MODULES = ("mirror.commands", "mirror.admin")
+_COMMAND_MODULES = ("mirror.commands", "mirror.admin", "deploy.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:
