@@ -24,31 +24,30 @@ class Metrics:
         >>> b'blobpi_requests_total{method="GET",route="/simple/",status="200"} 2' in m.render()
         True
         """
-        lines = [
-            "# HELP blobpi_requests_total HTTP requests answered.",
-            "# TYPE blobpi_requests_total counter",
+        lines: list[str] = []
+        families: list[tuple[str, str, dict[str, float]]] = [
+            (
+                "blobpi_requests_total",
+                "HTTP requests answered.",
+                {
+                    f'method="{method}",route="{route}",status="{status}"': count
+                    for (method, route, status), count in self.requests.items()
+                },
+            ),
+            (
+                "blobpi_response_body_bytes_total",
+                "Bytes of response bodies sent.",
+                {f'route="{route}"': count for route, count in self.body_bytes.items()},
+            ),
+            (
+                "blobpi_request_seconds_total",
+                "Time spent answering requests.",
+                {f'route="{route}"': seconds for route, seconds in self.seconds.items()},
+            ),
         ]
-        for (method, route, status), count in sorted(self.requests.items()):
-            lines.append(
-                f'blobpi_requests_total{{method="{method}",route="{route}",status="{status}"}} '
-                f"{count}"
-            )
-        lines += [
-            "# HELP blobpi_response_body_bytes_total Bytes of response bodies sent.",
-            "# TYPE blobpi_response_body_bytes_total counter",
-        ]
-        lines += [
-            f'blobpi_response_body_bytes_total{{route="{route}"}} {count}'
-            for route, count in sorted(self.body_bytes.items())
-        ]
-        lines += [
-            "# HELP blobpi_request_seconds_total Time spent answering requests.",
-            "# TYPE blobpi_request_seconds_total counter",
-        ]
-        lines += [
-            f'blobpi_request_seconds_total{{route="{route}"}} {seconds:.6f}'
-            for route, seconds in sorted(self.seconds.items())
-        ]
+        for name, help_text, samples in families:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+            lines += [f"{name}{{{labels}}} {value!r}" for labels, value in sorted(samples.items())]
         return ("\n".join(lines) + "\n").encode()
 
 
