@@ -75,6 +75,39 @@ def test_sync_process__kill_mid_sync_then_resume_and_concurrent_sync(tmp_path: P
         assert _verify_served(storage) == {d.filename for d in dists}
 
 
+def test_sync_process__ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    storage = tmp_path / "data"
+    with LocalUpstream.start() as upstream:
+        fast = upstream.add(build_wheel(tmp_path / "d", "fast", "1.0"))
+        slow = upstream.add(build_wheel(tmp_path / "d", "slow", "1.0", payload_bytes=100_000))
+        upstream.slow_seconds = 30
+        upstream.fail(slow.url_path, "slow")
+        (tmp_path / "allowlist.txt").write_text("fast\nslow\n")
+        command = [
+            str(BIN / "blobpi"),
+            "sync",
+            "--allowlist",
+            str(tmp_path / "allowlist.txt"),
+            "--upstream",
+            upstream.index_url,
+            "--storage",
+            str(storage),
+        ]
+        process = subprocess.Popen(command, env=client_env(), stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: upstream.count(slow.url_path) == 1, what="the slow download")
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=20)
+        finally:
+            process.kill()
+        assert process.returncode == 130 and stderr.strip().endswith("blobpi: interrupted")
+        assert list((storage / ".tmp").iterdir()) == []  # no partial file left behind
+        assert slow.filename not in _verify_served(storage)
+        # The next run completes what was interrupted.
+        assert "0 failed" in run(command, env=client_env()).stdout
+        assert _verify_served(storage) == {fast.filename, slow.filename}
+
+
 def test_sync_process__bad_input_ends_in_one_line(tmp_path: Path) -> None:
     env = client_env(
         {"BLOBPI_STORAGE": str(tmp_path / "data"), "BLOBPI_UPSTREAM": "http://127.0.0.1:9/simple/"}
