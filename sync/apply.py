@@ -25,7 +25,7 @@ from packaging.version import Version
 
 from mirror.errors import BlobNotFound, MirrorError
 from mirror.lease import hold_lease
-from mirror.model import File, ProjectList, ProjectPage
+from mirror.model import File, Origin, ProjectList, ProjectPage
 from mirror.names import parse_distribution_filename
 from mirror.pages import read_project, update_project, update_root
 from mirror.storage import BlobStore
@@ -105,16 +105,36 @@ async def _fetch_all(run: _Run, plan: ProjectPlan) -> list[File]:
     return fetched
 
 
+async def _private_files(store: BlobStore, page: ProjectPage) -> tuple[File, ...]:
+    """The files of a shared project's page that were uploaded, not mirrored (their blobs
+    say ``origin=private``): the sync never plans, replaces or prunes them."""
+    private = []
+    for file in page.files:
+        if file.blob_path is None:
+            continue
+        try:
+            info = await store.head(file.blob_path)
+        except BlobNotFound:
+            continue
+        if info.metadata.get("origin") == "private":
+            private.append(file)
+    return tuple(private)
+
+
 async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry]) -> None:
     report, config = run.report, run.config
     current = await read_project(run.store, name)
     previous = run.previous["projects"].get(name)
-    if current is not None and current.origin == "private":
+    shared = name in config.shared_names
+    if current is not None and current.origin == "private" and not shared:
         report.private.append(
             f"{name!r} holds private uploads, so upstream files are never merged into it "
-            "(dependency confusion): remove it from the allow-list or rename the private project"
+            "(dependency confusion): remove it from the allow-list, rename the private "
+            "project, or list it in BLOBPI_SHARED_NAMES to keep both deliberately"
         )
         return
+    private = await _private_files(run.store, current) if shared and current else ()
+    mirrored = tuple(f for f in current.files if f not in private) if current else ()
     digest = inputs_digest(entries, config.filters)
     etag = previous.get("etag") if previous and previous["digest"] == digest and current else None
     try:
@@ -131,9 +151,7 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
         run.projects[name] = previous
         run.listed.add(name)
         return
-    plan = plan_project(
-        name, entries, found.files, current.files if current else (), config.filters, run.now
-    )
+    plan = plan_project(name, entries, found.files, mirrored, config.filters, run.now)
     report.skipped += plan.skipped
     report.notes.extend(plan.notes)
     report.failed.extend(plan.errors)
@@ -143,15 +161,26 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
     fetched = await _fetch_all(run, plan)
     files = [*plan.keep, *fetched]
     yanks = (await read_yanks(run.store, name))[0]
+    seen = {f.filename for f in current.files} if current else set()
+    private_names = {f.filename for f in private}
 
     def _change(page: ProjectPage | None) -> ProjectPage | None:
-        if page is not None and page.origin == "private":
+        if page is not None and page.origin == "private" and not shared:
             return page  # uploaded since we looked: never merged
-        if not files:
+        # A shared name keeps its private files as they are now, and uploads made since we
+        # looked; a file deleted since then stays deleted.
+        kept = [
+            f
+            for f in (page.files if page and shared else ())
+            if f.filename in private_names or f.filename not in seen
+        ]
+        everything = [*files, *kept]
+        if not everything:
             return None if page is not None and page.origin == "mirror" else page
-        versions = [str(_version(f.filename)) for f in files]
+        versions = [str(_version(f.filename)) for f in everything]
         serial = found.serial if found.serial is not None else (page.last_serial if page else None)
-        new = ProjectPage.build(name, files, versions, origin="mirror", last_serial=serial)
+        origin: Origin = "private" if kept else "mirror"
+        new = ProjectPage.build(name, everything, versions, origin=origin, last_serial=serial)
         return apply_yanks(new, yanks)
 
     if _change(current) == current:

@@ -8,6 +8,7 @@ needs no flags: ``blobpi sync`` alone reads ``BLOBPI_STORAGE``, ``BLOBPI_ALLOWLI
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Mapping
@@ -81,6 +82,7 @@ def _sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         allowlist=args.allowlist,
         shard=args.shard,
     )
+    config = dataclasses.replace(config, shared_names=settings.shared_names)
     entries = read_allowlist(config.allowlist)
 
     async def _run() -> Report:

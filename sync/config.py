@@ -95,6 +95,8 @@ class SyncConfig:
     timeout: float = 60.0  # seconds per upstream request (connect and each read)
     retries: int = 4
     backoff: float = 0.5  # seconds before the first retry; doubles each time
+    # BLOBPI_SHARED_NAMES: projects whose private uploads are kept beside upstream's files
+    shared_names: frozenset[str] = frozenset()
 
 
 def platform_tags(platforms: tuple[str, ...]) -> tuple[str, ...]:

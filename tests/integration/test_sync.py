@@ -326,3 +326,23 @@ async def test_sync__html_only_upstream_without_etags_or_metadata_keys(
         blob = await store.get(f"{wheel.blob_path}.metadata")
         assert blob is not None and b"Name: " in blob.data
     assert up.count("/files/gamma-1.0-py3-none-any.whl.metadata") == 1  # tried, absent
+
+
+async def test_sync__shared_name_keeps_private_files_beside_upstream(
+    store: BlobStore, world: World
+) -> None:
+    private = build_wheel(world.tmp / "private", "beta", "0.5+corp1")
+    with private.open("rb") as f:
+        await publish(store, private.name, f, max_bytes=1 << 20)
+    report = await _sync(store, world, "beta", shared_names=frozenset({"beta"}))
+    assert report.ok, report.private + report.failed
+    page = await _page(store, "beta")
+    assert page.origin == "private"  # still guarded if the name leaves BLOBPI_SHARED_NAMES
+    assert [f.filename for f in page.files] == [
+        "beta-0.5+corp1-py3-none-any.whl",
+        "beta-0.5-py3-none-any.whl",
+    ]
+    again = await _sync(store, world, "beta", shared_names=frozenset({"beta"}))
+    assert again.ok and await _page(store, "beta") == page  # converged: nothing pruned
+    refused = await _sync(store, world, "beta")
+    assert "BLOBPI_SHARED_NAMES" in refused.private[0]
