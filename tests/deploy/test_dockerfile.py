@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mirror.cli import _COMMAND_MODULES
 from tests.deploy.conftest import tool
 from tests.deploy.dockerfile import parse, runtime
 from tests.deploy.wheelhouse import dependency_closure, repack
@@ -198,8 +197,6 @@ def test_image_entrypoint__health_check_fails_without_a_server(image_venv: Path)
 def test_image_sync__without_an_allowlist_fails_in_one_line_naming_it(image_venv: Path) -> None:
     """`docker run IMAGE sync` before the allow-list is baked in: the image's BLOBPI_ALLOWLIST
     path is named, with the fix, and nothing is written."""
-    if "sync.commands" not in _COMMAND_MODULES:
-        pytest.skip("blobpi sync is not on this branch yet (branch sync)")
     env = _container_env(image_venv, {"BLOBPI_UPSTREAM": "http://127.0.0.1:9/simple/"})
     result = run([*runtime(DOCKERFILE).command[:-1], "sync"], env=env, check=False)
     assert result.returncode == 1

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mirror.cli import _COMMAND_MODULES, build_parser
+from mirror.cli import build_parser
 from tests.deploy.conftest import NODE_MODULES, tool
 from tests.support.processes import BIN, ROOT, run
 
@@ -85,8 +85,6 @@ def test_check_workflow__runs_lock_check_and_summarises_the_diff() -> None:
 
 
 def test_check_workflow__blobpi_commands_parse() -> None:
-    if "sync.commands" not in _COMMAND_MODULES:
-        pytest.skip("blobpi lock is not on this branch yet (branch sync)")
     parser = build_parser()
     for command in _blobpi_commands(CHECK):
         args = parser.parse_args(command[1:])
@@ -127,8 +125,6 @@ def _steps(path: Path) -> dict[str, dict[str, Any]]:
 def test_check_workflow__steps_pass_a_current_lock_and_summarise_it(tmp_path: Path) -> None:
     """The check and summary steps, run as the runner runs them (bash -eo pipefail) in a clone
     whose base commit had an empty lock: the check passes, the summary lists the additions."""
-    if "sync.commands" not in _COMMAND_MODULES or not (ROOT / "allowlist.txt").is_file():
-        pytest.skip("blobpi lock and the allow-list are not on this branch yet (branch sync)")
     repo = tmp_path / "repo"
     repo.mkdir()
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
