@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import StoreSpec
 from tests.support.dists import build_wheel
-from tests.support.processes import BIN, client_env, run, wait_until
-from tests.support.upstream import LocalUpstream
+from tests.support.processes import BIN, Server, client_env, make_venv, run, wait_until
+from tests.support.upstream import LocalUpstream, install_lock
 
 pytestmark = pytest.mark.slow
 
@@ -146,10 +146,11 @@ def test_sync_process__bad_input_ends_in_one_line(tmp_path: Path) -> None:
 def test_sync_process__environment_alone_on_both_stores(
     store_spec: StoreSpec, tmp_path: Path
 ) -> None:
-    """The container job's configuration: no flags, only BLOBPI_* (and the store's own)."""
+    """The container job's configuration (no flags, only BLOBPI_* and the store's own), then
+    lock -> sync -> serve -> ``pip install --require-hashes`` from the mirror alone."""
     with LocalUpstream.start() as upstream:
-        upstream.add(build_wheel(tmp_path / "d", "solo", "1.0"))
-        (tmp_path / "allowlist.txt").write_text("solo\n")
+        solo = upstream.add(build_wheel(tmp_path / "d", "solo", "1.0"))
+        (tmp_path / "allowlist.txt").write_text(f"solo==1.0 --hash=sha256:{solo.sha256}\n")
         (tmp_path / "blobpi.toml").write_text("[sync]\nconcurrency = 2\n")
         env = client_env(
             {
@@ -162,6 +163,11 @@ def test_sync_process__environment_alone_on_both_stores(
             }
         )
         assert "1 files added" in run([str(BIN / "blobpi"), "sync"], env=env).stdout
+    with Server.start(store_spec.spec, store_spec.environ, tmp_path) as server:
+        python = make_venv(tmp_path / "venv")
+        install_lock(python, server.index_url, tmp_path / "allowlist.txt")
+        got = run([str(python), "-c", "import solo; print(solo.VERSION)"], env=client_env())
+        assert got.stdout.strip() == "1.0"
 
     async def _state() -> dict[str, object]:
         store = store_spec.open()
