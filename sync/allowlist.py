@@ -25,7 +25,8 @@ from mirror.names import project_name
 
 __all__ = ["Entry", "parse_allowlist", "read_allowlist"]
 
-_HASH_RE = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})")
+_HASH_RE = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})(?=\s|$)")
+_ANY_HASH_RE = re.compile(r"--hash[= ]?(\S*)")
 _COMMENT_RE = re.compile(r"(^|\s)#.*$")
 
 
@@ -52,9 +53,9 @@ class Entry:
         return None
 
 
-def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
+def _logical_lines(text: str, first_line: int = 1) -> Iterable[tuple[int, str]]:
     pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.splitlines(), first_line):
         line = _COMMENT_RE.sub("", raw).rstrip()
         if not pending:
             start = number
@@ -69,16 +70,23 @@ def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
         yield start, pending.strip()
 
 
-def parse_allowlist(text: str, source: str = "allowlist") -> list[Entry]:
-    """Entries in file order.
+def parse_allowlist(text: str, source: str = "allowlist", *, first_line: int = 1) -> list[Entry]:
+    """Entries in file order (``first_line``: the number of the text's first line in
+    ``source``, for messages).
 
     >>> [e.name for e in parse_allowlist("Ruamel.YAML>=0.18  # a comment\\nsix")]
     ['ruamel-yaml', 'six']
     """
     entries = []
-    for number, line in _logical_lines(text):
+    for number, line in _logical_lines(text, first_line):
         hashes = frozenset(h.lower() for h in _HASH_RE.findall(line))
         requirement_text = _HASH_RE.sub("", line).strip()
+        bad_hash = _ANY_HASH_RE.search(requirement_text)
+        if bad_hash:
+            raise ConfigError(
+                f"{source}:{number}: {bad_hash[0][:90]!r} is not a sha256 hash (--hash=sha256: "
+                "then 64 hex digits): copy the hash again from the upstream, or relock"
+            )
         if requirement_text.startswith("-"):
             raise ConfigError(
                 f"{source}:{number}: option {requirement_text.split()[0]!r} is not supported: "

@@ -5,7 +5,7 @@ Write order (DESIGN.md): file blobs, then their ``.metadata``, then each project
 page, then the state under ``state/``. A kill at any moment leaves pages that link only to
 complete, verified blobs; the next run finds the blobs already there and converges. A run
 with nothing changed upstream or in the allow-list sends read requests only and writes
-nothing (not even its report).
+nothing (not even its report, unless the stored one tells another outcome, e.g. an old failure).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sync.fetch import fetch_file
 from sync.plan import ProjectPlan, inputs_digest, plan_project, shard_of
 from sync.prune import delete_due, remember, remove_project
 from sync.report import CountingStore, Progress, Report
-from sync.upstream import Upstream
+from sync.upstream import Upstream, UpstreamUnreachable
 
 __all__ = ["run_sync"]
 
@@ -64,18 +64,20 @@ def _state_paths(suffix: str) -> tuple[str, str]:
     return f"state/sync{suffix}.json", f"state/report{suffix}.json"
 
 
-async def _read_state(store: BlobStore, path: str) -> dict[str, Any]:
+async def _read_json(store: BlobStore, path: str) -> dict[str, Any] | None:
     try:
         blob = await store.get(path)
     except BlobNotFound:
-        return {"projects": {}, "pending": {}}
+        return None
     assert blob is not None
     return dict(json.loads(blob.data))
 
 
 def _plan_summary(plan: ProjectPlan) -> dict[str, Any]:
+    sizes = [w.upstream.size for w in plan.fetch]
     return {
         "fetch": [w.upstream.filename for w in plan.fetch],
+        "bytes": None if None in sizes else sum(s or 0 for s in sizes),  # PEP 700 size
         "keep": [f.filename for f in plan.keep],
         "drop": [f.filename for f in plan.drop],
         "errors": list(plan.errors),
@@ -141,6 +143,7 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
         found = await run.upstream.project(name, etag)
     except MirrorError as e:
         report.failed.append(str(e))
+        report.unreachable += isinstance(e, UpstreamUnreachable)
         if previous:  # keep what is mirrored: an unreachable page is no reason to prune
             run.projects[name] = {**previous, "etag": None}
         if current is not None:
@@ -156,7 +159,9 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
     report.notes.extend(plan.notes)
     report.failed.extend(plan.errors)
     if report.dry_run:
-        report.plan[name] = _plan_summary(plan)
+        report.plan[name] = summary = _plan_summary(plan)
+        report.bytes += summary["bytes"] or 0
+        report.unchanged += not (plan.fetch or plan.drop or plan.errors)
         return
     fetched = await _fetch_all(run, plan)
     files = [*plan.keep, *fetched]
@@ -183,16 +188,16 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
         new = ProjectPage.build(name, everything, versions, origin=origin, last_serial=serial)
         return apply_yanks(new, yanks)
 
-    if _change(current) == current:
-        after = current  # the common no-op: no second read of the page
-    else:
-        after = await update_project(run.store, name, _change)
+    written = _change(current) != current
+    # The common no-op needs no second read of the page.
+    after = await update_project(run.store, name, _change) if written else current
     if after is not None and after.origin == "mirror":
         run.listed.add(name)
     elif after is None and current is not None:
         run.unlisted.add(name)  # this run deleted its pages
     remember(run.pending, plan.drop, report, run.now.isoformat())
     clean = not plan.errors and len(fetched) == len(plan.fetch)
+    report.unchanged += clean and not written  # in sync, whether or not the upstream sent 304
     run.projects[name] = {
         "etag": found.etag if clean else None,
         "serial": found.serial,
@@ -259,7 +264,7 @@ async def run_sync(
     ) as upstream:
         if not dry_run:
             await store.ensure()  # a new container (or directory) is created, not an error
-        previous = await _read_state(store, state_path)
+        previous = await _read_json(store, state_path) or {"projects": {}, "pending": {}}
         counted = CountingStore(store)
         run = _Run(
             counted,
@@ -279,15 +284,18 @@ async def run_sync(
                     state = {"projects": run.projects, "pending": run.pending}
                     if state != previous:
                         await counted.put(state_path, json.dumps(state, sort_keys=True).encode())
-                    report.writes = counted.writes
-                    report.requests = upstream.requests
-                    report.seconds = round(time.monotonic() - started, 3)
-                    if report.changed:
+                    _finish(report, upstream, started, counted.writes)
+                    if report.outdates(await _read_json(store, report_path)):
                         await store.put(report_path, report.to_json())
         finally:
             run.progress.close()
+    _finish(report, upstream, started, counted.writes)
+    return report
+
+
+def _finish(report: Report, upstream: Upstream, started: float, writes: int) -> None:
+    report.writes = writes
     report.requests = upstream.requests
     report.seconds = round(time.monotonic() - started, 3)
     for listed in (report.added, report.pruned, report.failed, report.notes):
         listed.sort()  # tasks finish in any order; reports should compare
-    return report

@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import anyio
 from mirror.commands import add_storage_argument
 from mirror.errors import ConfigError
 from mirror.settings import Settings
-from mirror.storage import open_store
+from mirror.storage import open_store, redact_url
 from sync.allowlist import read_allowlist
 from sync.config import load_config
 from sync.report import Report
@@ -103,7 +103,15 @@ def _sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                 print(f"- {name}: {filename}")
         for name in report.removed_projects:
             print(f"- {name} (no longer in the allow-list: its pages go, files after the grace)")
-    for message in report.private + report.failed:
+    errors = report.private + report.failed
+    if report.projects and report.unreachable == report.projects:
+        # One cause, not one line per project (each is still in the report).
+        count = f"{report.projects} project{'s' * (report.projects != 1)} not synced"
+        errors = report.private + [
+            f"cannot reach the upstream {redact_url(config.upstream)} ({count}): check "
+            "--upstream / BLOBPI_UPSTREAM and the network"
+        ]
+    for message in errors:
         print(f"blobpi: error: {message}", file=sys.stderr)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -116,8 +124,9 @@ def _lock(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.diff:
         from sync.diff import diff_locks
 
-        old, new = (p.read_text() if p.is_file() else "" for p in args.diff)
-        print(diff_locks(old, new))
+        old_path, new_path = args.diff
+        names = (str(old_path), str(new_path))
+        print(diff_locks(_read_lock(old_path), _read_lock(new_path), names=names))
         return 0
     from sync.lock import lock
     from sync.lockfile import check_lock
@@ -138,7 +147,28 @@ def _lock(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return 0
     pins = lock(source, output, config, environ)
     print(
-        f"wrote {output}: {len(pins)} pins for {len(config.lock.python_versions)} Python "
-        f"versions x {len(config.lock.platforms)} platforms"
+        f"wrote {output}: {_count(pins, 'pin')} for "
+        f"{_count(config.lock.python_versions, 'Python version')} x "
+        f"{_count(config.lock.platforms, 'platform')}"
     )
     return 0
+
+
+def _count(items: Sized, noun: str) -> str:
+    """``len(items)`` and the noun, plural unless there is one.
+
+    >>> _count([1], "pin"), _count([], "pin")
+    ('1 pin', '0 pins')
+    """
+    return f"{len(items)} {noun}{'s' * (len(items) != 1)}"
+
+
+def _read_lock(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as e:
+        # An empty file is a lock with no pins (the workflow writes one when the base has none).
+        raise ConfigError(
+            f"cannot read the lock {str(path)!r} ({e.strerror}): pass two existing lock files "
+            "(an empty file stands for no lock)"
+        ) from None

@@ -22,14 +22,14 @@ def _via(pin: Pin) -> str:
     return f" (via {', '.join(parents)})" if parents else ""
 
 
-def diff_locks(old_text: str, new_text: str) -> str:
+def diff_locks(old_text: str, new_text: str, names: tuple[str, str] = ("old", "new")) -> str:
     """A Markdown summary; "No changes" when the pins and hashes are the same.
 
     >>> print(diff_locks("a==1 --hash=sha256:" + "0" * 64, "a==2 --hash=sha256:" + "1" * 64))
     ### Lock changes: 0 added, 0 removed, 1 changed
     - changed `a`: 1 → 2
     """
-    old, new = _versions(parse_lock(old_text)), _versions(parse_lock(new_text))
+    old, new = _versions(parse_lock(old_text, names[0])), _versions(parse_lock(new_text, names[1]))
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
     changed = sorted(n for n in set(old) & set(new) if set(old[n]) != set(new[n]))

@@ -37,23 +37,27 @@ def input_digest(text: str, config: SyncConfig) -> str:
     return hashlib.sha256((text + "\0" + targets).encode()).hexdigest()
 
 
-def parse_lock(text: str) -> list[Pin]:
-    """Pins and their ``# via`` parents from a pip-tools/uv style lock."""
+def parse_lock(text: str, source: str = "lock") -> list[Pin]:
+    """Pins and their ``# via`` parents from a pip-tools/uv style lock (``source`` names it
+    in errors)."""
     pins: list[Pin] = []
-    blocks: list[tuple[str, list[str]]] = []
-    for line in text.splitlines():
+    blocks: list[tuple[int, str, list[str]]] = []  # first line number, requirement, comments
+    for number, line in enumerate(text.splitlines(), 1):
         if line and not line.startswith((" ", "#", "-")):
-            blocks.append((line, []))
+            blocks.append((number, line, []))
         elif blocks and line.lstrip().startswith("#"):
-            blocks[-1][1].append(line.lstrip(" #").strip())
+            blocks[-1][2].append(line.lstrip(" #").strip())
         elif blocks:
-            blocks[-1] = (blocks[-1][0] + "\n" + line, blocks[-1][1])
-    for requirement, comments in blocks:
-        entry: Entry = parse_allowlist(requirement, "lock")[0]
+            blocks[-1] = (blocks[-1][0], blocks[-1][1] + "\n" + line, blocks[-1][2])
+    for number, requirement, comments in blocks:
+        entry: Entry = parse_allowlist(requirement, source, first_line=number)[0]
         via = {c.removeprefix("via").strip() for c in comments if c.removeprefix("via").strip()}
         pinned = entry.pinned
         if pinned is None:
-            raise ConfigError(f"lock line {entry.text!r} is not an == pin: relock")
+            raise ConfigError(
+                f"{source}:{number}: {entry.text!r} is not an == pin, so {source} is not a "
+                "lock: pass a file written by 'blobpi lock' (allowlist.txt, not allowlist.in)"
+            )
         pins.append(Pin(entry.name, str(pinned), entry.hashes, frozenset(via), marker=entry.marker))
     return pins
 
@@ -114,7 +118,7 @@ def check_lock(source: Path, output: Path, config: SyncConfig) -> list[str]:
     problems = []
     if f"# input: sha256:{input_digest(source.read_text(), config)}" not in locked:
         problems.append(f"{source.name} or the [lock] targets changed since {output.name} was made")
-    pins = parse_lock(locked)
+    pins = parse_lock(locked, output.name)
     for entry in parse_allowlist(source.read_text(), str(source)):
         if not any(
             p.name == entry.name and entry.specifier.contains(p.version, prereleases=True)

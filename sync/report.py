@@ -8,7 +8,7 @@ import dataclasses
 import json
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, TextIO
 
 from mirror.storage import Blob, BlobInfo, BlobStore, Data
@@ -23,7 +23,7 @@ class Report:
     shard: str = "1/1"
     dry_run: bool = False
     projects: int = 0
-    unchanged: int = 0  # projects whose upstream page and lines had not changed
+    unchanged: int = 0  # projects checked and found in sync: nothing about them was written
     added: list[str] = dataclasses.field(default_factory=list)  # blob paths
     skipped: int = 0  # upstream files the filters left out
     pruned: list[str] = dataclasses.field(default_factory=list)  # files taken off pages
@@ -33,6 +33,7 @@ class Report:
     notes: list[str] = dataclasses.field(default_factory=list)  # upstream yanks, deletions
     private: list[str] = dataclasses.field(default_factory=list)  # lines naming private projects
     plan: dict[str, Any] = dataclasses.field(default_factory=dict)  # --dry-run only
+    unreachable: int = 0  # projects whose page failed because the upstream could not be reached
     bytes: int = 0
     requests: int = 0
     writes: int = 0
@@ -42,9 +43,14 @@ class Report:
     def ok(self) -> bool:
         return not self.failed and not self.private
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.writes or self.failed or self.private)
+    def outdates(self, stored: Mapping[str, Any] | None) -> bool:
+        """Whether this run's report must replace ``stored`` (the last one written): it wrote
+        or failed, or it tells another outcome (an old failure now fixed, other notes). A
+        steady-state no-op outdates nothing, so it writes nothing."""
+        if self.writes or self.failed or self.private or stored is None:
+            return True
+        outcome = {"ok": self.ok, "failed": [], "private": [], "notes": sorted(self.notes)}
+        return any(stored.get(key) != value for key, value in outcome.items())
 
     def to_json(self) -> builtins.bytes:
         data = dataclasses.asdict(self)
@@ -54,11 +60,24 @@ class Report:
         return json.dumps(data, indent=2, sort_keys=True).encode() + b"\n"
 
     def summary(self) -> str:
+        if self.dry_run:  # what a real run would do: it added, pruned and deleted nothing
+            fetch = sum(len(p["fetch"]) for p in self.plan.values())
+            drop = sum(len(p["drop"]) for p in self.plan.values())
+            sizes = [p.get("bytes") for p in self.plan.values()]
+            size = "size unknown" if None in sizes else f"{self.bytes / 1e6:.1f} MB"
+            done = (
+                f"{fetch} files to add ({size}), {self.skipped} skipped, "
+                f"{drop} to prune, {len(self.removed_projects)} projects to remove"
+            )
+        else:
+            done = (
+                f"{len(self.added)} files added ({self.bytes / 1e6:.1f} MB), {self.skipped} "
+                f"skipped, {len(self.pruned)} pruned, {len(self.deleted)} deleted"
+            )
         return (
-            f"{self.projects} projects ({self.unchanged} unchanged), {len(self.added)} files "
-            f"added ({self.bytes / 1e6:.1f} MB), {self.skipped} skipped, {len(self.pruned)} "
-            f"pruned, {len(self.deleted)} deleted, {len(self.failed)} failed; "
-            f"{self.requests} upstream requests, {self.writes} writes, {self.seconds:.1f}s"
+            f"{self.projects} projects ({self.unchanged} unchanged), {done}, "
+            f"{len(self.failed)} failed; {self.requests} upstream requests, {self.writes} "
+            f"writes, {self.seconds:.1f}s"
         )
 
 

@@ -26,7 +26,7 @@ from mirror.errors import ProjectNotFound, UpstreamUnavailable
 from mirror.model import File
 from mirror.storage import CHUNK_SIZE, redact_url
 
-__all__ = ["RETRYABLE", "RetryLater", "Upstream", "UpstreamProject"]
+__all__ = ["RETRYABLE", "RetryLater", "Upstream", "UpstreamProject", "UpstreamUnreachable"]
 
 T = TypeVar("T")
 _ACCEPT = (
@@ -40,6 +40,11 @@ MAX_METADATA_BYTES = 8 * 1024 * 1024
 
 class RetryLater(Exception):
     """A response worth retrying (5xx, 429)."""
+
+
+class UpstreamUnreachable(UpstreamUnavailable):
+    """Not one connection to the upstream could be made (refused, no route, DNS): the
+    upstream URL or the network is wrong, not one project."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -149,7 +154,8 @@ class Upstream:
             except (RetryLater, *RETRYABLE) as e:
                 if number == self.retries:
                     reason = str(e) or type(e).__name__
-                    raise UpstreamUnavailable(
+                    unreachable = isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout))
+                    raise (UpstreamUnreachable if unreachable else UpstreamUnavailable)(
                         f"{what} failed {self.retries + 1} times ({reason[:200]}): check "
                         f"that {self.where} is reachable, then rerun"
                     ) from None
