@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mirror.cli import main
 from tests.support.dists import _BACKEND as BACKEND
 from tests.support.dists import build_wheel, metadata_text
 from tests.support.processes import BIN, Server, client_env, run
@@ -115,7 +116,8 @@ def test_lock__check_and_diff_say_what_changed(upstream: LocalUpstream, tmp_path
         {"BLOBPI_UPSTREAM": upstream.index_url, "BLOBPI_CONFIG": str(tmp_path / "blobpi.toml")}
     )
     old = tmp_path / "old.txt"
-    _blobpi("lock", str(source), "-o", str(old), env=env)
+    wrote = _blobpi("lock", str(source), "-o", str(old), env=env)
+    assert "1 pin for 1 Python version x 1 platform\n" in wrote
     source.write_text("helper\ndemo\n")
     stale = run(
         [str(BIN / "blobpi"), "lock", str(source), "-o", str(old), "--check"], env=env, check=False
@@ -141,3 +143,22 @@ def test_lock__unresolvable_input_is_one_line(upstream: LocalUpstream, tmp_path:
     assert failed.stderr.startswith("blobpi: error: resolving allowlist.in for CPython 3.12")
     assert "no-such-project" in failed.stderr
     assert not (tmp_path / "allowlist.txt").exists()
+
+
+def test_lock__diff_names_a_missing_or_unlocked_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty, source = tmp_path / "empty.txt", tmp_path / "allowlist.in"
+    empty.write_text("")  # what the workflow writes when the base branch has no lock
+    source.write_text("# wanted\nattrs>=23\n")
+    assert main(["lock", "--diff", str(empty), str(empty)], {}) == 0
+    assert capsys.readouterr().out == "### Lock changes: none\n"
+    assert main(["lock", "--diff", str(tmp_path / "nope.txt"), str(empty)], {}) == 1
+    assert capsys.readouterr().err == (
+        f"blobpi: error: cannot read the lock '{tmp_path}/nope.txt' (No such file or "
+        "directory): pass two existing lock files (an empty file stands for no lock)\n"
+    )
+    assert main(["lock", "--diff", str(empty), str(source)], {}) == 1
+    assert capsys.readouterr().err.startswith(
+        f"blobpi: error: {source}:2: 'attrs>=23' is not an == pin, so {source} is not a lock"
+    )

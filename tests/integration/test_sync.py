@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from mirror.cli import main
 from mirror.errors import BlobNotFound, LeaseHeld
 from mirror.lease import hold_lease
 from mirror.model import ProjectPage
@@ -144,7 +145,31 @@ async def test_sync__noop_resync_makes_conditional_reads_and_zero_writes(
     before = await _listing(store)
     report = await _sync(store, world, text)
     assert report.ok and report.writes == 0 and report.requests == 2
+    assert report.unchanged == 2  # nothing written, though no 304 said so
     assert await _listing(store) == before
+
+
+async def test_sync__report_tells_the_last_outcome_once_the_upstream_is_back(
+    store: BlobStore, world: World
+) -> None:
+    world.upstream.etags = False  # so the failed run changes no state the next one rewrites
+    assert (await _sync(store, world, "alpha\nbeta")).ok
+    down = await _sync(store, world, "alpha\nbeta", upstream="http://127.0.0.1:9/simple/")
+    assert not down.ok and len(down.failed) == down.unreachable == 2
+    assert await _stored_report(store) == {"ok": False, "unreachable": 2}
+    back = await _sync(store, world, "alpha\nbeta")
+    assert back.ok and back.writes == 0 and back.unchanged == 2
+    assert await _stored_report(store) == {"ok": True, "unreachable": 0}
+    before = await _listing(store)
+    assert (await _sync(store, world, "alpha\nbeta")).ok
+    assert await _listing(store) == before  # steady state: not even the report is written
+
+
+async def _stored_report(store: BlobStore) -> dict[str, object]:
+    blob = await store.get("state/report.json")
+    assert blob is not None
+    stored = json.loads(blob.data)
+    return {"ok": stored["ok"], "unreachable": stored["unreachable"]}
 
 
 async def test_sync__wrong_hash_from_upstream_is_an_error_and_stores_nothing(
@@ -286,6 +311,7 @@ async def test_sync__shards_together_publish_every_project(store: BlobStore, wor
 async def test_sync__dry_run_plans_and_writes_nothing(store: BlobStore, world: World) -> None:
     report = await _sync(store, world, "alpha\nbeta", dry_run=True)
     assert report.ok and report.plan["beta"]["fetch"] == ["beta-0.5-py3-none-any.whl"]
+    assert "0 unchanged), 4 files to add (" in report.summary()
     assert await _listing(store) == {}
     assert (await _sync(store, world, "alpha\nbeta")).ok
     before = await _listing(store)
@@ -346,3 +372,20 @@ async def test_sync__shared_name_keeps_private_files_beside_upstream(
     assert again.ok and await _page(store, "beta") == page  # converged: nothing pruned
     refused = await _sync(store, world, "beta")
     assert "BLOBPI_SHARED_NAMES" in refused.private[0]
+
+
+def test_sync__unreachable_upstream_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "blobpi.toml").write_text("[sync]\nretries = 0\n")
+    (tmp_path / "allowlist.txt").write_text("alpha\nbeta\ngamma\n")
+    args = ["sync", "--storage", str(tmp_path / "data"), "--report", str(tmp_path / "r.json")]
+    args += ["--allowlist", str(tmp_path / "allowlist.txt")]
+    args += ["--config", str(tmp_path / "blobpi.toml"), "--upstream", "http://127.0.0.1:9/simple/"]
+    assert main(args, {}) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert errors == [
+        "blobpi: error: cannot reach the upstream http://127.0.0.1:9/simple/ (3 projects not "
+        "synced): check --upstream / BLOBPI_UPSTREAM and the network"
+    ]
+    assert len(json.loads((tmp_path / "r.json").read_text())["failed"]) == 3  # each one kept

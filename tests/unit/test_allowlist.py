@@ -52,6 +52,7 @@ def test_parse_allowlist__lines(line: str, name: str, specifier: str, pinned: st
         ("six\n\nnot valid!", "allowlist:3: 'not valid!' is not a PEP 508 requirement"),
         ("pkg @ https://x/pkg.whl", "'pkg' names a URL"),
         ("-r other.in", "option '-r' is not supported"),
+        ("six==1.17.0 --hash=sha256:zz", "'--hash=sha256:zz' is not a sha256 hash (--hash"),
     ],
 )
 def test_parse_allowlist__refuses_with_line_numbers(text: str, message: str) -> None:
