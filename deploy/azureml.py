@@ -69,7 +69,7 @@ def environment_for(
 def v1_environment_for(
     index_url: str | None, requirements: Requirements, *, name: str, **options: Any
 ) -> Any:
-    """SDK v1 ``azureml.core.Environment`` (``pip install 'blobpi[azureml-v1]'``)."""
+    """SDK v1 ``azureml.core.Environment`` (needs blobpi's ``azureml-v1`` extra)."""
     reqs = _requirements(requirements)
     return _environment.v1_environment_for(index_url, reqs, name=name, **options)
 

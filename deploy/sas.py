@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from deploy.requirements import PinnedRequirement
 from deploy.targets import Target, choose_wheel
@@ -118,26 +118,10 @@ def url_line(
     return f"{name}{extra} @ {signer.url(file.blob_path, file.sha256, expiry)}"
 
 
-def _account_of(container_url: str) -> str:
-    """The account of a container URL: the host's first label, or on an emulator (an IP
-    or localhost, path-style) the first path segment.
-
-    >>> _account_of("http://127.0.0.1:10000/devstoreaccount1/pkgs")
-    'devstoreaccount1'
-    """
-    parts = urlsplit(container_url)
-    host = parts.hostname or ""
-    if host == "localhost" or re.fullmatch(r"[\d.]+|[0-9a-f:]+", host):
-        return parts.path.strip("/").split("/")[0]
-    return host.split(".")[0]
-
-
 def _account_key(environ: Mapping[str, str]) -> tuple[str, str] | None:
-    parts = dict(
-        item.split("=", 1)
-        for item in environ.get("AZURE_STORAGE_CONNECTION_STRING", "").split(";")
-        if "=" in item
-    )
+    from mirror.azurestore import connection_string_parts
+
+    parts = connection_string_parts(environ.get("AZURE_STORAGE_CONNECTION_STRING", ""))
     if parts.get("AccountName") and parts.get("AccountKey"):
         return parts["AccountName"], parts["AccountKey"]
     return None
@@ -147,7 +131,7 @@ async def signer_for(
     store: BlobStore, environ: Mapping[str, str], now: dt.datetime, lifetime: dt.timedelta
 ) -> tuple[Signer, dt.datetime]:
     """A signer for the store's container and the bucketed expiry to sign with."""
-    from mirror.azurestore import AzureStore, parse_container_url
+    from mirror.azurestore import AzureStore, account_of, parse_container_url
 
     if not isinstance(store, AzureStore):
         raise ConfigError(
@@ -159,10 +143,10 @@ async def signer_for(
     start, expiry = bucketed_window(now, lifetime)
     key = _account_key(environ)
     if key is not None:
-        if key[0] != _account_of(container_url):
+        if key[0] != account_of(container_url):
             raise ConfigError(
                 f"AZURE_STORAGE_CONNECTION_STRING is for account {key[0]!r}, but --storage is "
-                f"in {_account_of(container_url)!r}: use the connection string of that account"
+                f"in {account_of(container_url)!r}: use the connection string of that account"
             )
         return Signer(key[0], container_url, account_key=key[1]), expiry
     if "sig=" in (client.url.partition("?")[2]):

@@ -26,7 +26,8 @@ def sdk_import(extra: str) -> Iterator[None]:
             yield
     except ImportError as e:
         raise ConfigError(
-            f"the Azure ML SDK is not installed ({e.name}): pip install 'blobpi[{extra}]'"
+            f"the Azure ML SDK is not installed ({e.name}): install blobpi with its "
+            f"'{extra}' extra from the checkout or your own index: pip install '.[{extra}]'"
         ) from None
 
 

@@ -46,8 +46,7 @@ from mirror.upload_api import upload
 
 __all__ = ["create_app"]
 
-_PAGE_CACHE_CONTROL = "max-age=30"
-_FILE_CACHE_CONTROL = "max-age=31536000, immutable"  # files never change once written
+_FILE_MAX_AGE = "max-age=31536000, immutable"  # files never change once written
 _EMPTY_ROOT = {
     Format.JSON: CachedPage.of(render_index_json(ProjectList())),
     Format.HTML: CachedPage.of(render_index_html(ProjectList())),
@@ -76,14 +75,22 @@ def _page_format(request: Request) -> Format:
     return fmt
 
 
+def _cache_control(request: Request, max_age: str) -> str:
+    """Clients may keep a page as long as the server does (so a new release or a yank
+    reaches them within ``BLOBPI_PAGE_TTL``); shared caches keep nothing that needed a token."""
+    settings: Settings = request.app.state.settings
+    return max_age if settings.allows_anonymous_read else f"private, {max_age}"
+
+
 def _page_response(request: Request, page: CachedPage, fmt: Format) -> Response:
+    settings: Settings = request.app.state.settings
     gzipped = accepts_gzip(request.headers.get("accept-encoding"))
     # A strong ETag names one representation: the format and the encoding are part of it.
     etag = f'{page.etag[:-1]}-{fmt.name.lower()}{"-gz" if gzipped else ""}"'
     headers = {
         "ETag": etag,
         "Vary": "Accept, Accept-Encoding",
-        "Cache-Control": _PAGE_CACHE_CONTROL,
+        "Cache-Control": _cache_control(request, f"max-age={int(settings.page_ttl)}"),
     }
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
@@ -139,7 +146,11 @@ async def package_file(request: Request) -> Response:
     store, _ = _state(request)
     head = await store.head(path)
     etag = f'"{head.metadata["sha256"]}"' if "sha256" in head.metadata else head.etag
-    headers = {"ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": _FILE_CACHE_CONTROL}
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": _cache_control(request, _FILE_MAX_AGE),
+    }
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     status, start, length = 200, 0, head.size

@@ -61,13 +61,62 @@ def parse_container_url(url: str) -> tuple[str, str]:
     if not segments or not _CONTAINER_RE.match(segments[-1]):
         raise ConfigError(
             f"{redact_url(url)!r} is not a container URL: use "
-            "https://ACCOUNT.blob.core.windows.net/CONTAINER (container names: 3-63 of a-z 0-9 -)"
+            "https://ACCOUNT.blob.core.windows.net/CONTAINER, or for Azurite "
+            "http://127.0.0.1:10000/devstoreaccount1/CONTAINER (container names: 3-63 of a-z 0-9 -)"
         )
     netloc = parts.hostname or ""
     if parts.port:
         netloc += f":{parts.port}"
     account = "/".join([f"{parts.scheme}://{netloc}", *segments[:-1]])
     return account, segments[-1]
+
+
+# Fail in seconds, not minutes, when the account cannot be reached: the SDK's default
+# backoff (15 s, then +3^n) makes an unreachable account take about 80 s to report.
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 3,
+    "initial_backoff": 0.5,
+    "increment_base": 2,
+    "connection_timeout": 10,
+}
+
+
+def account_of(container_url: str) -> str:
+    """The storage account a container URL names (host-style or Azurite's path-style).
+
+    >>> account_of("https://acct.blob.core.windows.net/pkgs")
+    'acct'
+    >>> account_of("http://127.0.0.1:10000/devstoreaccount1/pkgs")
+    'devstoreaccount1'
+    """
+    parts = urlsplit(container_url)
+    host = parts.hostname or ""
+    if host == "localhost" or re.fullmatch(r"[\d.]+|[0-9a-f:]+", host):
+        return parts.path.strip("/").split("/")[0]
+    return host.split(".")[0]
+
+
+def connection_string_parts(connection_string: str) -> dict[str, str]:
+    """``Key=Value;...`` as a dict (values may contain '=', as keys and SAS tokens do)."""
+    return dict(item.split("=", 1) for item in connection_string.split(";") if "=" in item)
+
+
+def _connection_string_credential(connection_string: str, account: str) -> Any:
+    parts = connection_string_parts(connection_string)
+    named = parts.get("AccountName")
+    if named and named != account:
+        raise ConfigError(
+            f"AZURE_STORAGE_CONNECTION_STRING is for account {named!r}, but --storage names "
+            f"account {account!r}: use that account's connection string, or unset it"
+        )
+    if parts.get("AccountKey"):
+        return {"account_name": named or account, "account_key": parts["AccountKey"]}
+    if parts.get("SharedAccessSignature"):
+        return parts["SharedAccessSignature"]
+    raise ConfigError(
+        "AZURE_STORAGE_CONNECTION_STRING has neither AccountKey nor SharedAccessSignature: "
+        "copy the full connection string from the portal, or unset it to use an identity"
+    )
 
 
 def _info(props: BlobProperties, path: str, size: int | None = None) -> BlobInfo:
@@ -88,20 +137,29 @@ class AzureStore:
 
     @classmethod
     def from_url(cls, url: str, environ: Mapping[str, str]) -> AzureStore:
+        """The store for ``--storage URL``: the URL always says which account and container;
+        the credential comes from the URL's SAS, else ``AZURE_STORAGE_CONNECTION_STRING``
+        (which must be for the same account), else ``DefaultAzureCredential`` (https only)."""
         account_url, name = parse_container_url(url)
         where = f"{account_url}/{name}"
         if urlsplit(url).query:  # a SAS: the URL is its own credential
-            container = ContainerClient.from_container_url(url)
+            container = ContainerClient.from_container_url(url, **_CLIENT_OPTIONS)
             return cls(container, where, [container])
         connection_string = environ.get("AZURE_STORAGE_CONNECTION_STRING")
         if connection_string:
-            service = BlobServiceClient.from_connection_string(connection_string)
+            credential = _connection_string_credential(connection_string, account_of(url))
+            service = BlobServiceClient(account_url, credential=credential, **_CLIENT_OPTIONS)
             return cls(service.get_container_client(name), where, [service])
+        if urlsplit(url).scheme != "https":
+            raise ConfigError(
+                f"{where} is plain http, which only Azurite speaks: set "
+                "AZURE_STORAGE_CONNECTION_STRING to Azurite's, or use an https:// account URL"
+            )
         from azure.identity.aio import DefaultAzureCredential
 
-        credential = DefaultAzureCredential()
-        service = BlobServiceClient(account_url, credential=credential)
-        return cls(service.get_container_client(name), where, [service, credential])
+        identity = DefaultAzureCredential()
+        service = BlobServiceClient(account_url, credential=identity, **_CLIENT_OPTIONS)
+        return cls(service.get_container_client(name), where, [service, identity])
 
     @property
     def description(self) -> str:

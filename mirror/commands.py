@@ -44,6 +44,12 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from mirror.app import create_app
 
     settings = Settings.from_env(environ, storage=args.storage, host=args.host, port=args.port)
+    if not settings.storage.startswith(("http://", "https://")):
+        if not Path(settings.storage).is_dir():
+            raise ConfigError(
+                f"the storage directory {settings.storage!r} does not exist: check --storage, "
+                "or fill it first with 'blobpi upload' or 'blobpi sync'"
+            )
     uvicorn.run(
         create_app(settings),
         host=settings.host,

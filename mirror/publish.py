@@ -28,6 +28,7 @@ from mirror.model import File, ProjectList, ProjectPage
 from mirror.names import content_path, parse_distribution_filename
 from mirror.pages import read_project, update_project, update_root
 from mirror.storage import CHUNK_SIZE, BlobStore
+from mirror.tombstones import read_tombstones
 
 __all__ = ["Published", "publish"]
 
@@ -101,6 +102,11 @@ async def publish(
         raise UploadConflict(
             f"{filename!r} already exists with different content, and files are never "
             "replaced: bump the version and upload the new build"
+        )
+    if filename in await read_tombstones(store, dist.name):
+        raise UploadConflict(
+            f"{filename!r} was deleted, and a filename is never used again (hashed locks "
+            "name it): bump the version and upload the new build"
         )
     inspected = await anyio.to_thread.run_sync(inspect_distribution, filename, fileobj)
     uploaded = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)

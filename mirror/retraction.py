@@ -30,6 +30,7 @@ from mirror.model import File, ProjectList, ProjectPage
 from mirror.names import parse_distribution_filename, project_name
 from mirror.pages import read_project, update_project, update_root
 from mirror.storage import BlobStore
+from mirror.tombstones import tombstones_path
 from mirror.yanks import Yanks, read_yanks, yanks_path
 
 __all__ = ["delete", "parse_release", "relabel", "select_files", "unyank", "yank"]
@@ -106,30 +107,42 @@ async def _change_record(
     store: BlobStore,
     name: NormalizedName,
     change: Callable[[dict[str, bool | str]], dict[str, bool | str]],
+    path: str | None = None,
 ) -> tuple[dict[str, bool | str], dict[str, bool | str]]:
-    """Compare-and-swap the project's yank record; returns (before, after)."""
+    """Compare-and-swap one of the project's JSON records (by default its yank record);
+    returns (before, after)."""
+    path = path or yanks_path(name)
     for _ in range(_ATTEMPTS):
-        before, etag = await read_yanks(store, name)
+        before, etag = await _read_record(store, path)
         after = change(dict(before))
         if after == before:
             return before, after
         try:
             if after or etag is None:
                 await store.put(
-                    yanks_path(name),
+                    path,
                     json.dumps(after, indent=1, sort_keys=True).encode(),
                     create_only=etag is None,
                     if_match=etag,
                     content_type="application/json",
                 )
             else:
-                await store.delete(yanks_path(name), if_match=etag)
+                await store.delete(path, if_match=etag)
         except (PreconditionFailed, BlobExists, BlobNotFound):
             continue
         return before, after
     raise StorageUnavailable(
-        f"gave up changing the yanks of {name!r} after {_ATTEMPTS} tries: rerun"
+        f"gave up changing the records of {name!r} after {_ATTEMPTS} tries: rerun"
     )
+
+
+async def _read_record(store: BlobStore, path: str) -> tuple[dict[str, bool | str], str | None]:
+    try:
+        blob = await store.get(path)
+    except BlobNotFound:
+        return {}, None
+    assert blob is not None
+    return dict(json.loads(blob.data)), blob.info.etag
 
 
 async def _page(store: BlobStore, name: NormalizedName) -> ProjectPage:
@@ -222,6 +235,13 @@ async def delete(
     if not await confirm(files):
         return []
     gone = {f.filename for f in files}
+    # Tombstones first: even if the run stops here, these filenames are never reused.
+    await _change_record(
+        store,
+        name,
+        lambda r: {**r, **{f.filename: f.sha256 or "" for f in files}},
+        path=tombstones_path(name),
+    )
     if await update_project(store, name, lambda p: _without(p, gone, version)) is None:
         await update_root(store, lambda ps: ProjectList.of(p for p in ps.projects if p != name))
     await _change_record(store, name, lambda r: {k: v for k, v in r.items() if k not in gone})

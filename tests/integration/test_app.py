@@ -261,3 +261,9 @@ def test_app__metrics_count_requests_by_route(served: Served) -> None:
     assert 'route="/simple/{project}/",status="200"' in body
     assert 'route="/simple/{project}/",status="404"' in body
     assert "nothing-here" not in body  # labels never carry user input
+
+
+def test_app__pages_are_cached_no_longer_than_the_server_does(served: Served) -> None:
+    page = served.client.get("/simple/demo-pkg/")
+    assert page.headers["cache-control"] == "max-age=0"  # BLOBPI_PAGE_TTL of the fixture
+    assert "immutable" in served.client.get(served.wheel_url).headers["cache-control"]

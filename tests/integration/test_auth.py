@@ -63,6 +63,9 @@ async def test_auth__reads_need_a_token_off_loopback(store: BlobStore) -> None:
         assert (await http.get("/health")).status_code == 200
         assert (await http.get("/simple/", auth=auth(secret))).status_code == 200
         assert (await http.get("/simple/", auth=auth(secret, "anyone"))).status_code == 200
+        # what needed a token is never kept by a shared cache
+        page = await http.get("/simple/", auth=auth(secret))
+        assert page.headers["cache-control"] == "private, max-age=0"
 
 
 @pytest.mark.parametrize(

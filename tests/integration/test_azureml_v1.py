@@ -100,4 +100,4 @@ def test_cli_environment_v1__without_the_extra_is_one_line(
     ]
     assert main([*argv, "--name", "n", "-o", str(tmp_path / "out")], environ={}) == 1
     err = capsys.readouterr().err
-    assert "pip install 'blobpi[azureml-v1]'" in err and err.count("\n") == 1
+    assert "pip install '.[azureml-v1]'" in err and err.count("\n") == 1

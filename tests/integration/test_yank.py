@@ -13,7 +13,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from mirror.cli import main
-from mirror.errors import BlobNotFound, ConfigError, ProjectNotFound
+from mirror.errors import BlobNotFound, ConfigError, ProjectNotFound, UploadConflict
 from mirror.model import File, ProjectList, ProjectPage
 from mirror.negotiate import Format
 from mirror.pages import page_path, read_project, read_projects, update_project, update_root
@@ -173,6 +173,11 @@ async def test_delete__a_file_then_the_last_release(store: BlobStore, tmp_path: 
     assert await read_project(store, CORP) is None  # the name is free again
     assert CORP not in (await read_projects(store)).projects
     assert [b.path async for b in store.list("packages/")] == []
+    # A deleted filename is never used again, not even for the same project name reborn.
+    rebuilt = build_wheel(tmp_path / "again", "corp", "1.0", payload_bytes=64)
+    with rebuilt.open("rb") as f, pytest.raises(UploadConflict, match="never used again"):
+        await publish(store, rebuilt.name, f, max_bytes=1 << 20)
+    assert await read_project(store, CORP) is None
 
 
 async def test_delete__refusals_change_nothing(store: BlobStore, tmp_path: Path) -> None:
