@@ -109,7 +109,7 @@ def _sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         count = f"{report.projects} project{'s' * (report.projects != 1)} not synced"
         errors = report.private + [
             f"cannot reach the upstream {redact_url(config.upstream)} ({count}): check "
-            "--upstream / BLOBPI_UPSTREAM and the network"
+            "--upstream / BLOBPI_UPSTREAM and the network, then rerun once it is reachable"
         ]
     for message in errors:
         print(f"blobpi: error: {message}", file=sys.stderr)

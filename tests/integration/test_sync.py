@@ -386,6 +386,7 @@ def test_sync__unreachable_upstream_is_one_line(
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert errors == [
         "blobpi: error: cannot reach the upstream http://127.0.0.1:9/simple/ (3 projects not "
-        "synced): check --upstream / BLOBPI_UPSTREAM and the network"
+        "synced): check --upstream / BLOBPI_UPSTREAM and the network, then rerun once it is "
+        "reachable"
     ]
     assert len(json.loads((tmp_path / "r.json").read_text())["failed"]) == 3  # each one kept
