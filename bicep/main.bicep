@@ -163,6 +163,7 @@ module apps 'modules/apps.bicep' = if (deployApps) {
     namePrefix: '${namePrefix}-${suffix}'
     location: location
     appsSubnetId: network.outputs.appsSubnetId
+    appsSubnetPrefix: appsSubnetPrefix
     vnetIds: appVnetIds
     workspaceId: monitoring.outputs.workspaceId
     registryServer: registry.outputs.loginServer

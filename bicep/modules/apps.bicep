@@ -15,6 +15,9 @@ param appsSubnetId string
 @description('Required. Resource IDs of the VNets that resolve the index host name (the deployment VNet first).')
 param vnetIds array
 
+@description('Required. Address prefix of the apps subnet: the ingress proxies connect from it, so the server trusts their X-Forwarded-For (per-client auth failure limits).')
+param appsSubnetPrefix string
+
 @description('Required. Resource ID of the Log Analytics workspace.')
 param workspaceId string
 
@@ -87,6 +90,10 @@ var serverEnv = [
   {
     name: 'BLOBPI_ANONYMOUS_READ'
     value: anonymousRead ? 'true' : 'false'
+  }
+  {
+    name: 'FORWARDED_ALLOW_IPS'
+    value: appsSubnetPrefix
   }
 ]
 var tokenEnv = empty(tokenSecretName) ? [] : [

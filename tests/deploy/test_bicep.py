@@ -208,7 +208,12 @@ def test_apps__internal_ingress_min_one_replica_probes_on_health(
     assert all(p == "healthProbe" for p in probes.values()) and health["path"] == "/health"
     assert "serverEnv" in json.dumps(container["env"])  # concat(serverEnv, tokenEnv)
     env = json.dumps(apps["variables"]["serverEnv"])
-    for name in ("BLOBPI_STORAGE", "AZURE_CLIENT_ID", "BLOBPI_ANONYMOUS_READ"):
+    for name in (
+        "BLOBPI_STORAGE",
+        "AZURE_CLIENT_ID",
+        "BLOBPI_ANONYMOUS_READ",
+        "FORWARDED_ALLOW_IPS",
+    ):
         assert f'"name": "{name}"' in env
 
 
