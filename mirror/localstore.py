@@ -170,13 +170,41 @@ class LocalStore:
         digest = hashlib.sha256()
         try:
             with tmp.open("wb") as f:
+
+                def _write(block: bytes) -> None:  # in a worker thread: hashing frees the GIL
+                    digest.update(block)
+                    f.write(block)
+
                 if isinstance(data, bytes):
-                    digest.update(data)
-                    await anyio.to_thread.run_sync(f.write, data)
+                    await anyio.to_thread.run_sync(_write, data)
                 else:
-                    async for chunk in data:
-                        digest.update(chunk)
-                        await anyio.to_thread.run_sync(f.write, chunk)
+                    # A writer task hashes and writes while the next chunks arrive; the
+                    # one-chunk queue bounds memory and keeps the order.
+                    # Errors are collected, not left to the task group, so callers see the
+                    # original exception (a network error to retry, a full disk), not a group.
+                    send, receive = anyio.create_memory_object_stream[bytes](1)
+                    errors: list[Exception] = []
+
+                    async def _writer() -> None:
+                        async with receive:
+                            try:
+                                async for block in receive:
+                                    await anyio.to_thread.run_sync(_write, block)
+                            except Exception as e:
+                                errors.append(e)
+
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(_writer)
+                        async with send:
+                            try:
+                                async for chunk in data:
+                                    await send.send(chunk)
+                            except anyio.BrokenResourceError:
+                                pass  # the writer failed: its error is raised below
+                            except Exception as e:
+                                errors.append(e)
+                    if errors:
+                        raise errors[0]
                 await anyio.to_thread.run_sync(f.flush)
                 await anyio.to_thread.run_sync(os.fsync, f.fileno())
             if sha256 is not None and digest.hexdigest() != sha256:

@@ -118,3 +118,20 @@ async def test_store__create_only_keeps_existing_metadata(store: BlobStore) -> N
     with pytest.raises(BlobExists):
         await store.put("f", b"two", create_only=True, metadata={"origin": "mirror"})
     assert (await store.head("f")).metadata["origin"] == "private"
+
+
+class _SourceBroke(Exception):
+    pass
+
+
+async def _broken(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+    raise _SourceBroke("the connection dropped")
+
+
+async def test_store__failing_source_raises_its_error_and_commits_nothing(
+    store: BlobStore,
+) -> None:
+    with pytest.raises(_SourceBroke):  # the source's own error, for the caller to retry
+        await store.put("f", _broken(b"x" * 100_000), create_only=True)
+    assert await _paths(store) == []
