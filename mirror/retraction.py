@@ -11,31 +11,26 @@ files from the page before their blobs, so a page never links to a missing file.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Awaitable, Callable
 
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from mirror.errors import (
-    BlobExists,
     BlobNotFound,
     ConfigError,
     InvalidName,
-    PreconditionFailed,
     ProjectNotFound,
-    StorageUnavailable,
 )
 from mirror.model import File, ProjectList, ProjectPage
 from mirror.names import parse_distribution_filename, project_name
 from mirror.pages import read_project, update_project, update_root
+from mirror.records import change_record
 from mirror.storage import BlobStore
 from mirror.tombstones import tombstones_path
 from mirror.yanks import Yanks, read_yanks, yanks_path
 
 __all__ = ["delete", "parse_release", "relabel", "select_files", "unyank", "yank"]
-
-_ATTEMPTS = 20
 
 
 def parse_release(raw: str) -> tuple[NormalizedName, Version]:
@@ -103,48 +98,6 @@ def relabel(page: ProjectPage, before: Yanks, after: Yanks) -> ProjectPage:
     return dataclasses.replace(page, files=tuple(label(f) for f in page.files))
 
 
-async def _change_record(
-    store: BlobStore,
-    name: NormalizedName,
-    change: Callable[[dict[str, bool | str]], dict[str, bool | str]],
-    path: str | None = None,
-) -> tuple[dict[str, bool | str], dict[str, bool | str]]:
-    """Compare-and-swap one of the project's JSON records (by default its yank record);
-    returns (before, after)."""
-    path = path or yanks_path(name)
-    for _ in range(_ATTEMPTS):
-        before, etag = await _read_record(store, path)
-        after = change(dict(before))
-        if after == before:
-            return before, after
-        try:
-            if after or etag is None:
-                await store.put(
-                    path,
-                    json.dumps(after, indent=1, sort_keys=True).encode(),
-                    create_only=etag is None,
-                    if_match=etag,
-                    content_type="application/json",
-                )
-            else:
-                await store.delete(path, if_match=etag)
-        except (PreconditionFailed, BlobExists, BlobNotFound):
-            continue
-        return before, after
-    raise StorageUnavailable(
-        f"gave up changing the records of {name!r} after {_ATTEMPTS} tries: rerun"
-    )
-
-
-async def _read_record(store: BlobStore, path: str) -> tuple[dict[str, bool | str], str | None]:
-    try:
-        blob = await store.get(path)
-    except BlobNotFound:
-        return {}, None
-    assert blob is not None
-    return dict(json.loads(blob.data)), blob.info.etag
-
-
 async def _page(store: BlobStore, name: NormalizedName) -> ProjectPage:
     page = await read_project(store, name)
     if page is None:
@@ -163,8 +116,8 @@ async def yank(
     if not reason.strip():
         raise ConfigError("a yank needs a reason (PEP 592): pass --reason 'why'")
     names = [f.filename for f in select_files(await _page(store, name), version, filename)]
-    before, after = await _change_record(
-        store, name, lambda r: {**r, **dict.fromkeys(names, reason.strip())}
+    before, after = await change_record(
+        store, yanks_path(name), lambda r: {**r, **dict.fromkeys(names, reason.strip())}
     )
     await _apply(store, name, before, after)
     return names
@@ -183,8 +136,8 @@ async def unyank(
             f"{name}=={version} has no yank of blobpi's own to undo"
             + (": upstream yanked it, and upstream's yanks are kept" if upstream else "")
         )
-    before, after = await _change_record(
-        store, name, lambda r: {k: v for k, v in r.items() if k not in names}
+    before, after = await change_record(
+        store, yanks_path(name), lambda r: {k: v for k, v in r.items() if k not in names}
     )
     await _apply(store, name, before, after)
     return names
@@ -236,15 +189,14 @@ async def delete(
         return []
     gone = {f.filename for f in files}
     # Tombstones first: even if the run stops here, these filenames are never reused.
-    await _change_record(
-        store,
-        name,
-        lambda r: {**r, **{f.filename: f.sha256 or "" for f in files}},
-        path=tombstones_path(name),
+    await change_record(
+        store, tombstones_path(name), lambda r: {**r, **{f.filename: f.sha256 or "" for f in files}}
     )
     if await update_project(store, name, lambda p: _without(p, gone, version)) is None:
         await update_root(store, lambda ps: ProjectList.of(p for p in ps.projects if p != name))
-    await _change_record(store, name, lambda r: {k: v for k, v in r.items() if k not in gone})
+    await change_record(
+        store, yanks_path(name), lambda r: {k: v for k, v in r.items() if k not in gone}
+    )
     for path in (f.blob_path for f in files):  # only now: the page no longer links to them
         for suffix in ("", ".metadata", ".provenance") if path else ():
             try:

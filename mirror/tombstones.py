@@ -8,11 +8,9 @@ records ``state/deleted/<project>.json`` (filename -> sha256) before the page ch
 
 from __future__ import annotations
 
-import json
-
 from packaging.utils import NormalizedName
 
-from mirror.errors import BlobNotFound
+from mirror.records import read_record
 from mirror.storage import BlobStore
 
 __all__ = ["read_tombstones", "tombstones_path"]
@@ -24,9 +22,5 @@ def tombstones_path(project: NormalizedName) -> str:
 
 async def read_tombstones(store: BlobStore, project: NormalizedName) -> dict[str, str]:
     """Deleted filenames of the project and the sha256 each had."""
-    try:
-        blob = await store.get(tombstones_path(project))
-    except BlobNotFound:
-        return {}
-    assert blob is not None
-    return dict(json.loads(blob.data))
+    record, _ = await read_record(store, tombstones_path(project))
+    return record

@@ -9,13 +9,12 @@ yank is taken as upstream states it; a local record can add a yank, never remove
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 
 from packaging.utils import NormalizedName
 
-from mirror.errors import BlobNotFound
 from mirror.model import ProjectPage
+from mirror.records import read_record
 from mirror.storage import BlobStore
 
 __all__ = ["apply_yanks", "read_yanks", "yanks_path"]
@@ -31,12 +30,7 @@ async def read_yanks(
     store: BlobStore, project: NormalizedName
 ) -> tuple[dict[str, bool | str], str | None]:
     """The project's local yanks and the record's ETag (None when there is no record)."""
-    try:
-        blob = await store.get(yanks_path(project))
-    except BlobNotFound:
-        return {}, None
-    assert blob is not None
-    return dict(json.loads(blob.data)), blob.info.etag
+    return await read_record(store, yanks_path(project))
 
 
 def apply_yanks(page: ProjectPage, yanks: Yanks) -> ProjectPage:

@@ -28,6 +28,7 @@ from mirror.lease import hold_lease
 from mirror.model import File, Origin, ProjectList, ProjectPage
 from mirror.names import parse_distribution_filename
 from mirror.pages import read_project, update_project, update_root
+from mirror.records import read_record
 from mirror.storage import BlobStore
 from mirror.yanks import apply_yanks, read_yanks
 from sync.allowlist import Entry
@@ -65,12 +66,8 @@ def _state_paths(suffix: str) -> tuple[str, str]:
 
 
 async def _read_json(store: BlobStore, path: str) -> dict[str, Any] | None:
-    try:
-        blob = await store.get(path)
-    except BlobNotFound:
-        return None
-    assert blob is not None
-    return dict(json.loads(blob.data))
+    record, etag = await read_record(store, path)
+    return record if etag is not None else None
 
 
 def _plan_summary(plan: ProjectPlan) -> dict[str, Any]:
