@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -23,8 +23,6 @@ __all__ = [
     "Origin",
     "ProjectList",
     "ProjectPage",
-    "RawFile",
-    "RawProjectPage",
     "format_upload_time",
     "parse_upload_time",
 ]
@@ -32,32 +30,6 @@ __all__ = [
 API_VERSION = "1.1"  # PEP 700 (versions, size, upload-time)
 Origin = Literal["mirror", "private"]
 _PACKAGE_URL_PREFIX = "../../"  # pages live at simple/<project>/, files at packages/...
-
-
-# PEP 691 JSON as any index spells it (ours or upstream); parsed once, by the from_json methods.
-RawFile = TypedDict(
-    "RawFile",
-    {
-        "filename": str,
-        "url": str,
-        "hashes": dict[str, str],
-        "requires-python": str | None,
-        "yanked": bool | str,
-        "size": int,
-        "upload-time": str | None,
-        "core-metadata": bool | dict[str, str],
-        "dist-info-metadata": bool | dict[str, str],
-        "provenance": str | None,
-    },
-    total=False,
-)
-
-
-class RawProjectPage(TypedDict, total=False):
-    name: str
-    files: list[RawFile]
-    versions: list[str]
-    meta: dict[str, Any]
 
 
 def parse_upload_time(raw: str | None) -> dt.datetime | None:
