@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -37,7 +38,7 @@ from mirror.metrics import Metrics, MetricsMiddleware
 from mirror.model import ProjectList
 from mirror.names import check_blob_path, project_name
 from mirror.negotiate import Format, select_format
-from mirror.pages import page_path, read_projects
+from mirror.pages import page_path
 from mirror.render import render_index_html, render_index_json
 from mirror.settings import Settings
 from mirror.storage import BlobStore, open_store
@@ -188,8 +189,12 @@ async def metrics(request: Request) -> Response:
 
 
 async def landing(request: Request) -> Response:
-    store, _ = _state(request)
-    projects = await read_projects(store)
+    _, pages = _state(request)
+    try:  # from the page cache, like every other page: no store read per request
+        root = await pages.get(page_path(None, Format.JSON))
+        projects = ProjectList.from_json(json.loads(root.body))
+    except BlobNotFound:
+        projects = ProjectList()
     items = "".join(
         f'<li><a href="simple/{html.escape(n)}/">{html.escape(n)}</a></li>'
         for n in projects.projects

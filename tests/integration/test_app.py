@@ -251,6 +251,7 @@ def test_app__empty_index_serves_empty_root(tmp_path: Path) -> None:
     with TestClient(create_app(settings)) as client:
         doc = client.get("/simple/", headers={"Accept": JSON}).json()
         assert doc["projects"] == []
+        assert "0 projects" in client.get("/").text
         assert json.loads(json.dumps(doc))["meta"]["api-version"] == "1.1"
 
 
