@@ -46,7 +46,14 @@ run: venv
 		|| echo "make run: the sync failed (see above); serving what $(STORAGE) already holds"
 	$(BIN)/blobpi serve --storage $(STORAGE) --port $(PORT)
 
-lint: venv
+# mypy cannot follow setuptools' editable import hook, so it reads blobpi.* through links.
+TYPECHECK := .tools/typecheck/blobpi
+
+$(TYPECHECK):
+	mkdir -p $@
+	for pkg in mirror sync deploy; do ln -sfn ../../../$$pkg $@/$$pkg; done
+
+lint: venv $(TYPECHECK)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

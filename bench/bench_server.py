@@ -32,9 +32,9 @@ import anyio
 import httpx
 from packaging.utils import canonicalize_name
 
-from mirror.localstore import LocalStore
-from mirror.model import File, ProjectList, ProjectPage
-from mirror.pages import update_project, update_root
+from blobpi.mirror.core.model import File, ProjectList, ProjectPage
+from blobpi.mirror.store.local import LocalStore
+from blobpi.mirror.store.pages import update_project, update_root
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"

@@ -1,7 +1,7 @@
 """The Python API for notebooks: one call from a lock file to an Azure ML environment that
 installs only from the mirror, in either of the two ways Azure ML supports::
 
-    from deploy.azureml import environment_for, wheel_urls_for
+    from blobpi.deploy.azureml import environment_for, wheel_urls_for
     env = environment_for("https://pkgs.example.org/simple/", "requirements.txt", name="train")
     ml_client.environments.create_or_update(env)
 
@@ -18,15 +18,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from deploy import connection as _connection
-from deploy import environment as _environment
-from deploy.requirements import PinnedRequirement, parse_requirements
-from deploy.sas import parse_lifetime, signer_for, url_line, wheel_urls
-from deploy.targets import DEFAULT_PLATFORM, DEFAULT_PYTHON, Target
-from mirror.errors import ConfigError
-from mirror.names import parse_distribution_filename
-from mirror.publish import publish
-from mirror.storage import open_store
+from blobpi.deploy.azure import connection as _connection
+from blobpi.deploy.azure import environment as _environment
+from blobpi.deploy.azure.sas import parse_lifetime, signer_for, url_line, wheel_urls
+from blobpi.deploy.core.requirements import PinnedRequirement, parse_requirements
+from blobpi.deploy.core.targets import DEFAULT_PLATFORM, DEFAULT_PYTHON, Target
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.names import parse_distribution_filename
+from blobpi.mirror.ops.publish import publish
+from blobpi.mirror.store.protocol import open_store
 
 __all__ = [
     "add_private_wheel",
@@ -101,7 +101,7 @@ async def wheel_urls_for(
     platform: str = DEFAULT_PLATFORM,
     environ: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """``name @ URL?SAS#sha256=...`` lines for a pinned lock (see ``deploy.sas``)."""
+    """``name @ URL?SAS#sha256=...`` lines for a pinned lock (see ``blobpi.deploy.azure.sas``)."""
     reqs = _requirements(requirements)
     if not all(isinstance(r, PinnedRequirement) for r in reqs):
         raise ConfigError("wheel_urls_for takes a lock file or parsed requirements")

@@ -9,8 +9,8 @@ import dataclasses
 import ipaddress
 from collections.abc import Mapping
 
-from mirror.errors import ConfigError
-from mirror.names import project_name
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.names import project_name
 
 __all__ = ["Settings"]
 

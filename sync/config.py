@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mirror.errors import ConfigError
+from blobpi.mirror.core.errors import ConfigError
 
 __all__ = [
     "Filters",

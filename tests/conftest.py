@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mirror.storage import BlobStore, open_store
+from blobpi.mirror.store.protocol import BlobStore, open_store
 from tests.support.processes import Azurite
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mirror.cli import build_parser
+from blobpi.mirror.cli.main import build_parser
 from tests.deploy.conftest import NODE_MODULES, tool
 from tests.support.processes import BIN, ROOT, run
 

@@ -15,11 +15,11 @@ import pytest
 from packaging.utils import canonicalize_name
 from starlette.testclient import TestClient
 
-from mirror.app import create_app
-from mirror.model import ProjectPage
-from mirror.pages import update_project
-from mirror.publish import publish
-from mirror.settings import Settings
+from blobpi.mirror.core.model import ProjectPage
+from blobpi.mirror.ops.publish import publish
+from blobpi.mirror.server.app import create_app
+from blobpi.mirror.settings import Settings
+from blobpi.mirror.store.pages import update_project
 from tests.conftest import StoreSpec
 from tests.support.dists import build_sdist, build_wheel
 

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from mirror.app import create_app
-from mirror.settings import Settings
-from mirror.storage import BlobStore
-from mirror.tokens import Token, TokenFile, new_token
+from blobpi.mirror.ops.tokens import Token, TokenFile, new_token
+from blobpi.mirror.server.app import create_app
+from blobpi.mirror.settings import Settings
+from blobpi.mirror.store.protocol import BlobStore
 from tests.support.dists import build_wheel
 
 pytestmark = pytest.mark.anyio

@@ -19,14 +19,14 @@ import httpx
 import pytest
 from packaging.utils import canonicalize_name
 
-from deploy.azureml import environment_for, wheel_urls_for
-from deploy.requirements import parse_requirements
-from deploy.sas import wheel_urls
-from deploy.targets import Target
-from mirror.cli import main
-from mirror.pages import read_project
-from mirror.publish import publish
-from mirror.storage import open_store
+from blobpi.deploy.azure.sas import wheel_urls
+from blobpi.deploy.azureml import environment_for, wheel_urls_for
+from blobpi.deploy.core.requirements import parse_requirements
+from blobpi.deploy.core.targets import Target
+from blobpi.mirror.cli.main import main
+from blobpi.mirror.ops.publish import publish
+from blobpi.mirror.store.pages import read_project
+from blobpi.mirror.store.protocol import open_store
 from tests.support.dists import build_wheel
 from tests.support.processes import Azurite, client_env, make_venv, run
 

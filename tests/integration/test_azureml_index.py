@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mirror.cli import main
+from blobpi.mirror.cli.main import main
 from tests.support.dists import build_wheel
 from tests.support.processes import BIN, Server, client_env, make_venv, run
 

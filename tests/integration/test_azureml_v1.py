@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mirror.cli import main
+from blobpi.mirror.cli.main import main
 from tests.support.processes import BIN, ROOT, run
 
 LOCK = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mirror.azurestore import AzureStore
-from mirror.errors import ConfigError
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.store.azureblob import AzureStore
 from tests.support.processes import AZURITE_ACCOUNT, AZURITE_KEY, Azurite
 
 pytestmark = pytest.mark.anyio

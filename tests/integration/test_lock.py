@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mirror.cli import main
+from blobpi.mirror.cli.main import main
 from tests.support.dists import _BACKEND as BACKEND
 from tests.support.dists import build_wheel, metadata_text
 from tests.support.processes import BIN, Server, client_env, run

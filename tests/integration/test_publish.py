@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from mirror.errors import InvalidName, UploadRejected
-from mirror.model import ProjectPage
-from mirror.pages import read_project, read_projects, update_project
-from mirror.publish import publish
-from mirror.storage import BlobStore
+from blobpi.mirror.core.errors import InvalidName, UploadRejected
+from blobpi.mirror.core.model import ProjectPage
+from blobpi.mirror.ops.publish import publish
+from blobpi.mirror.store.pages import read_project, read_projects, update_project
+from blobpi.mirror.store.protocol import BlobStore
 from tests.support.dists import build_sdist, build_wheel, metadata_text
 
 pytestmark = pytest.mark.anyio

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mirror.errors import BlobExists, BlobNotFound, HashMismatch, PreconditionFailed
-from mirror.storage import CHUNK_SIZE, BlobStore
+from blobpi.mirror.core.errors import BlobExists, BlobNotFound, HashMismatch, PreconditionFailed
+from blobpi.mirror.store.protocol import CHUNK_SIZE, BlobStore
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,4 @@
-"""``sync.apply.run_sync`` end to end: a real local upstream, both stores (local, Azurite)."""
+"""``sync.io.apply.run_sync`` end to end: a real local upstream, both stores (local, Azurite)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mirror.cli import main
-from mirror.errors import BlobNotFound, LeaseHeld
-from mirror.lease import hold_lease
-from mirror.model import ProjectPage
-from mirror.pages import read_project, read_projects
-from mirror.publish import publish
-from mirror.storage import BlobStore
-from mirror.yanks import yanks_path
-from sync.allowlist import parse_allowlist
-from sync.apply import run_sync
-from sync.config import Filters, Shard, SyncConfig
-from sync.report import Report
+from blobpi.mirror.cli.main import main
+from blobpi.mirror.core.errors import BlobNotFound, LeaseHeld
+from blobpi.mirror.core.model import ProjectPage
+from blobpi.mirror.ops.publish import publish
+from blobpi.mirror.ops.yanks import yanks_path
+from blobpi.mirror.store.lease import hold_lease
+from blobpi.mirror.store.pages import read_project, read_projects
+from blobpi.mirror.store.protocol import BlobStore
+from blobpi.sync.config import Filters, Shard, SyncConfig
+from blobpi.sync.core.allowlist import parse_allowlist
+from blobpi.sync.io.apply import run_sync
+from blobpi.sync.io.report import Report
 from tests.support.dists import build_sdist, build_wheel
 from tests.support.upstream import Dist, LocalUpstream
 

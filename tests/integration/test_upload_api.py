@@ -19,11 +19,11 @@ import anyio
 import httpx
 import pytest
 
-from mirror.model import File, ProjectList, ProjectPage
-from mirror.names import parse_distribution_filename
-from mirror.pages import update_project, update_root
-from mirror.storage import BlobStore
-from mirror.tokens import TokenFile, new_token
+from blobpi.mirror.core.model import File, ProjectList, ProjectPage
+from blobpi.mirror.core.names import parse_distribution_filename
+from blobpi.mirror.ops.tokens import TokenFile, new_token
+from blobpi.mirror.store.pages import update_project, update_root
+from blobpi.mirror.store.protocol import BlobStore
 from tests.conftest import StoreSpec
 from tests.support.dists import build_sdist, build_wheel
 from tests.support.processes import BIN, Azurite, Server, client_env, run

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from mirror.model import File, ProjectList, ProjectPage
-from mirror.pages import read_project, update_project, update_root
-from mirror.storage import BlobStore
+from blobpi.mirror.core.model import File, ProjectList, ProjectPage
+from blobpi.mirror.store.pages import read_project, update_project, update_root
+from blobpi.mirror.store.protocol import BlobStore
 from tests.integration.test_auth import add_token, auth, serve
 from tests.support.dists import build_wheel
 

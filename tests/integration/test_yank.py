@@ -12,15 +12,21 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from mirror.cli import main
-from mirror.errors import BlobNotFound, ConfigError, ProjectNotFound, UploadConflict
-from mirror.model import File, ProjectList, ProjectPage
-from mirror.negotiate import Format
-from mirror.pages import page_path, read_project, read_projects, update_project, update_root
-from mirror.publish import publish
-from mirror.retraction import delete, unyank, yank
-from mirror.storage import BlobStore
-from mirror.yanks import apply_yanks, read_yanks
+from blobpi.mirror.cli.main import main
+from blobpi.mirror.core.errors import BlobNotFound, ConfigError, ProjectNotFound, UploadConflict
+from blobpi.mirror.core.model import File, ProjectList, ProjectPage
+from blobpi.mirror.core.negotiate import Format
+from blobpi.mirror.ops.publish import publish
+from blobpi.mirror.ops.retraction import delete, unyank, yank
+from blobpi.mirror.ops.yanks import apply_yanks, read_yanks
+from blobpi.mirror.store.pages import (
+    page_path,
+    read_project,
+    read_projects,
+    update_project,
+    update_root,
+)
+from blobpi.mirror.store.protocol import BlobStore
 from tests.conftest import StoreSpec
 from tests.support.dists import build_sdist, build_wheel
 

@@ -25,8 +25,8 @@ from typing import Literal
 
 from packaging.utils import canonicalize_name
 
-from mirror.distribution import inspect_distribution
-from mirror.names import parse_distribution_filename
+from blobpi.mirror.core.distribution import inspect_distribution
+from blobpi.mirror.core.names import parse_distribution_filename
 
 Fault = Literal["500", "slow", "truncate", "corrupt", "malformed"]
 

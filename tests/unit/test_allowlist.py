@@ -1,11 +1,11 @@
-"""``sync.allowlist``: allowlist.in and pip-tools locks, and the lines they refuse."""
+"""``blobpi.sync.core.allowlist``: allowlist.in and pip-tools locks, and the lines they refuse."""
 
 from __future__ import annotations
 
 import pytest
 
-from mirror.errors import ConfigError
-from sync.allowlist import parse_allowlist
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.sync.core.allowlist import parse_allowlist
 
 LOCK = """\
 #

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from deploy.azureml import connection_for as notebook_connection_for
-from deploy.connection import (
+from blobpi.deploy.azure.connection import (
     SECRET_VARIABLE,
     connection_for,
     connection_yaml,
@@ -20,8 +19,9 @@ from deploy.connection import (
     read_secret,
     write_connection,
 )
-from mirror.cli import main
-from mirror.errors import ConfigError
+from blobpi.deploy.azureml import connection_for as notebook_connection_for
+from blobpi.mirror.cli.main import main
+from blobpi.mirror.core.errors import ConfigError
 
 INDEX = "https://pkgs.example.org/blobpi/simple/"
 SECRET = "s3cr3t-t0ken"

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy.azureml import environment_for as notebook_environment_for
-from deploy.environment import (
+from blobpi.deploy.azure.environment import (
     DEFAULT_IMAGE,
     check_index_url,
     conda_spec,
@@ -19,9 +18,10 @@ from deploy.environment import (
     to_yaml,
     write_environment,
 )
-from deploy.requirements import parse_requirements
-from mirror.cli import main
-from mirror.errors import ConfigError
+from blobpi.deploy.azureml import environment_for as notebook_environment_for
+from blobpi.deploy.core.requirements import parse_requirements
+from blobpi.mirror.cli.main import main
+from blobpi.mirror.core.errors import ConfigError
 
 INDEX = "https://pkgs.example.org/simple/"
 LOCK = (

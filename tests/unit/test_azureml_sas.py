@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from azure.storage.blob import UserDelegationKey
 
-from deploy.sas import Signer, bucketed_window, parse_lifetime, url_line
-from mirror.errors import ConfigError
-from mirror.model import File
+from blobpi.deploy.azure.sas import Signer, bucketed_window, parse_lifetime, url_line
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.model import File
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 SHA = "ab" * 32

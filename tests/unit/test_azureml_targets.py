@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from packaging.utils import canonicalize_name
 
-from deploy.requirements import parse_requirements
-from deploy.targets import Target, choose_wheel
-from mirror.errors import ConfigError
-from mirror.model import File, ProjectPage
+from blobpi.deploy.core.requirements import parse_requirements
+from blobpi.deploy.core.targets import Target, choose_wheel
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.model import File, ProjectPage
 
 SHA = {name: f"{i:064x}" for i, name in enumerate(["any", "abi3", "cp311", "cp312", "sdist"])}
 

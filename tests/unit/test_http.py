@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mirror.http import Unsatisfiable, accepts_gzip, etag_matches, parse_range
+from blobpi.mirror.core.http import Unsatisfiable, accepts_gzip, etag_matches, parse_range
 
 
 @pytest.mark.parametrize(

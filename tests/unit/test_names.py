@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from mirror.errors import InvalidName
-from mirror.names import (
+from blobpi.mirror.core.errors import InvalidName
+from blobpi.mirror.core.names import (
     check_blob_path,
     content_path,
     parse_distribution_filename,

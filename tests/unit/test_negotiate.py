@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mirror.negotiate import Format, select_format
+from blobpi.mirror.core.negotiate import Format, select_format
 
 JSON, HTML, LEGACY = Format.JSON, Format.HTML, Format.LEGACY_HTML
 PIP_ACCEPT = (

@@ -1,4 +1,4 @@
-"""``sync.plan``: which upstream files each allow-list line mirrors, keeps and drops."""
+"""``blobpi.sync.core.plan``: which upstream files each allow-list line mirrors, keeps and drops."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import hashlib
 import pytest
 from packaging.utils import canonicalize_name
 
-from mirror.model import File
-from sync.allowlist import parse_allowlist
-from sync.config import Filters
-from sync.plan import blob_path_for, due_deletes, plan_project, shard_of
+from blobpi.mirror.core.model import File
+from blobpi.sync.config import Filters
+from blobpi.sync.core.allowlist import parse_allowlist
+from blobpi.sync.core.plan import blob_path_for, due_deletes, plan_project, shard_of
 
 DEMO = canonicalize_name("demo")
 NOW = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)

@@ -1,4 +1,4 @@
-"""``sync.config``: the plan's inputs from flags, ``BLOBPI_*`` variables and blobpi.toml."""
+"""``blobpi.sync.config``: the plan's inputs from flags, ``BLOBPI_*`` variables and blobpi.toml."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pip._internal.models.index import PyPI
 
-from mirror.errors import ConfigError
-from sync.config import Shard, default_upstream, load_config, parse_size
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.sync.config import Shard, default_upstream, load_config, parse_size
 
 
 def test_load_config__environment_alone_configures_the_job(tmp_path: Path) -> None:

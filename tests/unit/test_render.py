@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
-from mirror.model import File, ProjectList, ProjectPage
-from mirror.render import (
+from blobpi.mirror.core.model import File, ProjectList, ProjectPage
+from blobpi.mirror.core.render import (
     render_index_html,
     render_index_json,
     render_project_html,

@@ -9,9 +9,17 @@ import json
 
 import pytest
 
-from mirror.auth import FailureLimiter, basic_password, path_project, required_scope
-from mirror.errors import ConfigError
-from mirror.tokens import Token, _dump, _load, check_token, find_token, new_token, parse_duration
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.ops.tokens import (
+    Token,
+    _dump,
+    _load,
+    check_token,
+    find_token,
+    new_token,
+    parse_duration,
+)
+from blobpi.mirror.server.auth import FailureLimiter, basic_password, path_project, required_scope
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

@@ -1,0 +1,1 @@
+"""The Azure ML helper's pure core: targets, pinned requirements."""

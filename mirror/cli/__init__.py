@@ -1,0 +1,1 @@
+"""The ``blobpi`` command line: one module per family of subcommands."""

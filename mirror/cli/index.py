@@ -1,0 +1,89 @@
+"""``blobpi serve`` and ``blobpi upload``: the index's own subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.ops.publish import publish
+from blobpi.mirror.settings import Settings
+from blobpi.mirror.store.protocol import open_store
+
+__all__ = ["configure_parser"]
+
+
+def add_storage_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage",
+        help="a directory, or a container URL https://ACCOUNT.blob.core.windows.net/CONTAINER "
+        "(default: $BLOBPI_STORAGE, else ./data)",
+    )
+
+
+def configure_parser(subparsers: Any) -> None:
+    serve = subparsers.add_parser("serve", help="serve the index over HTTP")
+    add_storage_argument(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.set_defaults(handler=_serve)
+
+    upload = subparsers.add_parser("upload", help="add private wheels or sdists to the index")
+    upload.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add_storage_argument(upload)
+    upload.set_defaults(handler=_upload)
+
+
+def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    import uvicorn
+
+    from blobpi.mirror.server.app import create_app
+
+    settings = Settings.from_env(environ, storage=args.storage, host=args.host, port=args.port)
+    if not settings.storage.startswith(("http://", "https://")):
+        if not Path(settings.storage).is_dir():
+            raise ConfigError(
+                f"the storage directory {settings.storage!r} does not exist: check --storage, "
+                "or fill it first with 'blobpi upload' or 'blobpi sync'"
+            )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        server_header=False,
+        log_level="info",
+    )
+    return 0
+
+
+def _upload(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    settings = Settings.from_env(environ, storage=args.storage)
+    for path in args.files:
+        if not path.is_file():
+            raise ConfigError(f"{str(path)!r} is not a file: give the path of a wheel or sdist")
+
+    async def _run() -> None:
+        store = open_store(settings.storage, settings.environ)
+        try:
+            await store.ensure()
+            for path in args.files:
+                with path.open("rb") as f:
+                    result = await publish(
+                        store,
+                        path.name,
+                        f,
+                        max_bytes=settings.max_upload_bytes,
+                        shared_names=settings.shared_names,
+                    )
+                verb = "uploaded" if result.created else "already present, unchanged:"
+                print(f"{verb} {path.name} (sha256 {result.file.sha256})")
+        finally:
+            await store.close()
+
+    anyio.run(_run)
+    return 0

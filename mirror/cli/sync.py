@@ -1,0 +1,174 @@
+"""``blobpi sync`` and ``blobpi lock``: the sync worker's subcommands.
+
+Every setting also has a ``BLOBPI_*`` variable (see ``blobpi.sync.config``), so the container job
+needs no flags: ``blobpi sync`` alone reads ``BLOBPI_STORAGE``, ``BLOBPI_ALLOWLIST``,
+``BLOBPI_UPSTREAM``, ``BLOBPI_CONFIG`` and ``BLOBPI_SHARD``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from collections.abc import Mapping, Sized
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from blobpi.mirror.cli.index import add_storage_argument
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.settings import Settings
+from blobpi.mirror.store.protocol import open_store, redact_url
+from blobpi.sync.config import load_config
+from blobpi.sync.core.allowlist import read_allowlist
+from blobpi.sync.io.report import Report
+
+__all__ = ["configure_parser"]
+
+
+def _config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", help="blobpi.toml (default: $BLOBPI_CONFIG, else ./blobpi.toml)"
+    )
+    parser.add_argument(
+        "--upstream",
+        help="the upstream simple index URL (default: $BLOBPI_UPSTREAM, blobpi.toml, else "
+        "the index pip is configured with)",
+    )
+
+
+def configure_parser(subparsers: Any) -> None:
+    sync = subparsers.add_parser("sync", help="mirror the allow-list from the upstream index")
+    sync.add_argument("--allowlist", help="allowlist.txt (default: $BLOBPI_ALLOWLIST)")
+    add_storage_argument(sync)
+    _config_arguments(sync)
+    sync.add_argument("--shard", help="K/N: sync the K-th of N shards (default: $BLOBPI_SHARD)")
+    sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    sync.add_argument("--report", type=Path, help="also write the JSON report to this file")
+    sync.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait for another sync's lease"
+    )
+    sync.set_defaults(handler=_sync)
+
+    lock = subparsers.add_parser("lock", help="resolve allowlist.in to a hashed lock")
+    lock.add_argument("source", nargs="?", type=Path, default=Path("allowlist.in"))
+    lock.add_argument("-o", "--output", type=Path, help="the lock (default: SOURCE with .txt)")
+    _config_arguments(lock)
+    lock.add_argument(
+        "--check", action="store_true", help="exit 1 when the lock is stale (no network)"
+    )
+    lock.add_argument(
+        "--diff", nargs=2, type=Path, metavar=("OLD", "NEW"), help="print what a lock change does"
+    )
+    lock.set_defaults(handler=_lock)
+
+
+def _quiet_http() -> None:
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):  # httpx logs each request at INFO
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from blobpi.sync.io.apply import run_sync
+
+    _quiet_http()
+    settings = Settings.from_env(environ, storage=args.storage)
+    config = load_config(
+        environ,
+        config=args.config,
+        upstream=args.upstream,
+        allowlist=args.allowlist,
+        shard=args.shard,
+    )
+    config = dataclasses.replace(config, shared_names=settings.shared_names)
+    entries = read_allowlist(config.allowlist)
+
+    async def _run() -> Report:
+        store = open_store(settings.storage, settings.environ)
+        try:
+            return await run_sync(store, config, entries, dry_run=args.dry_run, wait=args.wait)
+        finally:
+            await store.close()
+
+    report = anyio.run(_run)
+    if args.report:
+        args.report.write_bytes(report.to_json())
+    if args.dry_run:
+        for name, plan in sorted(report.plan.items()):
+            for filename in plan["fetch"]:
+                print(f"+ {name}: {filename}")
+            for filename in plan["drop"]:
+                print(f"- {name}: {filename}")
+        for name in report.removed_projects:
+            print(f"- {name} (no longer in the allow-list: its pages go, files after the grace)")
+    errors = report.private + report.failed
+    if report.projects and report.unreachable == report.projects:
+        # One cause, not one line per project (each is still in the report).
+        count = f"{report.projects} project{'s' * (report.projects != 1)} not synced"
+        errors = report.private + [
+            f"cannot reach the upstream {redact_url(config.upstream)} ({count}): check "
+            "--upstream / BLOBPI_UPSTREAM and the network, then rerun once it is reachable"
+        ]
+    for message in errors:
+        print(f"blobpi: error: {message}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(("dry run: " if args.dry_run else "") + report.summary())
+    return 0 if report.ok else 1
+
+
+def _lock(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    _quiet_http()
+    if args.diff:
+        from blobpi.sync.core.diff import diff_locks
+
+        old_path, new_path = args.diff
+        names = (str(old_path), str(new_path))
+        print(diff_locks(_read_lock(old_path), _read_lock(new_path), names=names))
+        return 0
+    from blobpi.sync.core.lockfile import check_lock
+    from blobpi.sync.io.lock import lock
+
+    source: Path = args.source
+    output: Path = args.output or source.with_suffix(".txt")
+    if not source.is_file():
+        raise ConfigError(f"{str(source)!r} is not a file: write allowlist.in first (see README)")
+    config = load_config(environ, config=args.config, upstream=args.upstream)
+    if args.check:
+        problems = check_lock(source, output, config)
+        for problem in problems:
+            print(f"blobpi: error: {output} is stale: {problem}", file=sys.stderr)
+        if problems:
+            print(f"run 'blobpi lock {source} -o {output}' and commit the result", file=sys.stderr)
+            return 1
+        print(f"{output} is current for {source}")
+        return 0
+    pins = lock(source, output, config, environ)
+    print(
+        f"wrote {output}: {_count(pins, 'pin')} for "
+        f"{_count(config.lock.python_versions, 'Python version')} x "
+        f"{_count(config.lock.platforms, 'platform')}"
+    )
+    return 0
+
+
+def _count(items: Sized, noun: str) -> str:
+    """``len(items)`` and the noun, plural unless there is one.
+
+    >>> _count([1], "pin"), _count([], "pin")
+    ('1 pin', '0 pins')
+    """
+    return f"{len(items)} {noun}{'s' * (len(items) != 1)}"
+
+
+def _read_lock(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as e:
+        # An empty file is a lock with no pins (the workflow writes one when the base has none).
+        raise ConfigError(
+            f"cannot read the lock {str(path)!r} ({e.strerror}): pass two existing lock files "
+            "(an empty file stands for no lock)"
+        ) from None

@@ -1,0 +1,1 @@
+"""The pure core: names, model, rendering, negotiation, HTTP rules. No I/O."""

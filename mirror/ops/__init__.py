@@ -1,0 +1,1 @@
+"""Write operations that the CLI and the server share: publish, yank and delete, tokens."""

@@ -1,0 +1,1 @@
+"""The index server: the Starlette app, access control, page cache, metrics, upload API."""

@@ -1,0 +1,278 @@
+"""The index server: the container's pre-rendered pages and files over HTTP.
+
+Routes: ``/simple/`` and ``/simple/<project>/`` (PEP 503 HTML or PEP 691 JSON by content
+negotiation, ``Vary: Accept``, non-canonical names redirected), ``/packages/...`` (files,
+PEP 658 ``.metadata``, PEP 740 ``.provenance``: streamed, ``Range``, ``ETag``), ``/health``,
+and ``/``, a landing page for people; ``POST /`` is the upload API (``upload_api``), and
+``auth`` guards everything but ``/health``. Pages come from ``PageCache``; nothing is rendered
+or listed per request. Start it with
+``uvicorn --factory blobpi.mirror.server.app:create_app``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from blobpi.mirror.core.errors import (
+    BlobNotFound,
+    InvalidName,
+    ProjectNotFound,
+    StorageUnavailable,
+    UpstreamUnavailable,
+)
+from blobpi.mirror.core.http import Unsatisfiable, accepts_gzip, etag_matches, parse_range
+from blobpi.mirror.core.model import ProjectList
+from blobpi.mirror.core.names import check_blob_path, project_name
+from blobpi.mirror.core.negotiate import Format, select_format
+from blobpi.mirror.core.render import render_index_html, render_index_json
+from blobpi.mirror.ops.tokens import TokenFile
+from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
+from blobpi.mirror.server.cache import CachedPage, PageCache
+from blobpi.mirror.server.metrics import Metrics, MetricsMiddleware
+from blobpi.mirror.server.upload_api import upload
+from blobpi.mirror.settings import Settings
+from blobpi.mirror.store.pages import page_path
+from blobpi.mirror.store.protocol import BlobStore, open_store
+
+__all__ = ["create_app"]
+
+_FILE_MAX_AGE = "max-age=31536000, immutable"  # files never change once written
+_EMPTY_ROOT = {
+    Format.JSON: CachedPage.of(render_index_json(ProjectList())),
+    Format.HTML: CachedPage.of(render_index_html(ProjectList())),
+}
+_ENCODED_SEPARATORS = (b"%2f", b"%5c", b"%00", b"%2e")
+_NOSNIFF = {"X-Content-Type-Options": "nosniff"}  # error text is never run as a page
+_log = logging.getLogger("blobpi.server")
+
+
+def _state(request: Request) -> tuple[BlobStore, PageCache]:
+    return request.app.state.store, request.app.state.pages
+
+
+def _page_format(request: Request) -> Format:
+    format_param = request.query_params.get("format")
+    if format_param is not None:  # an unencoded '+' in a query string arrives as a space
+        format_param = format_param.replace(" ", "+")
+    fmt = select_format(request.headers.get("accept"), format_param)
+    if fmt is None:
+        raise HTTPException(
+            406,
+            "none of the formats in Accept is served: ask for "
+            "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html "
+            "or text/html",
+        )
+    return fmt
+
+
+def _cache_control(request: Request, max_age: str) -> str:
+    """Clients may keep a page as long as the server does (so a new release or a yank
+    reaches them within ``BLOBPI_PAGE_TTL``); shared caches keep nothing that needed a token."""
+    settings: Settings = request.app.state.settings
+    return max_age if settings.allows_anonymous_read else f"private, {max_age}"
+
+
+def _page_response(request: Request, page: CachedPage, fmt: Format) -> Response:
+    settings: Settings = request.app.state.settings
+    gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+    # A strong ETag names one representation: the format and the encoding are part of it.
+    etag = f'{page.etag[:-1]}-{fmt.name.lower()}{"-gz" if gzipped else ""}"'
+    headers = {
+        "ETag": etag,
+        "Vary": "Accept, Accept-Encoding",
+        "Cache-Control": _cache_control(request, f"max-age={int(settings.page_ttl)}"),
+    }
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    media_type = fmt.value if fmt.is_json else f"{fmt.value}; charset=utf-8"
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    body = page.gzipped if gzipped else page.body
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        return Response(status_code=200, headers=headers, media_type=media_type)
+    return Response(body, headers=headers, media_type=media_type)
+
+
+async def root_page(request: Request) -> Response:
+    fmt = _page_format(request)
+    _, pages = _state(request)
+    try:
+        page = await pages.get(page_path(None, fmt))
+    except BlobNotFound:  # an index with nothing in it yet is still an index
+        page = _EMPTY_ROOT[Format.JSON if fmt.is_json else Format.HTML]
+    return _page_response(request, page, fmt)
+
+
+async def project_page(request: Request) -> Response:
+    raw = request.path_params["project"]
+    try:
+        name = project_name(raw)
+    except InvalidName:  # the name is not echoed: it is arbitrary user input
+        raise ProjectNotFound(
+            "no such project: names use letters, digits and '.-_' (PEP 508)"
+        ) from None
+    if name != raw:  # PEP 503: one canonical URL per project
+        url = request.url.replace(path=f"/simple/{name}/")
+        return RedirectResponse(str(url), status_code=301)
+    fmt = _page_format(request)
+    _, pages = _state(request)
+    try:
+        page = await pages.get(page_path(name, fmt))
+    except BlobNotFound:
+        raise ProjectNotFound(f"no project {name!r} in this index") from None
+    return _page_response(request, page, fmt)
+
+
+def _file_path(request: Request) -> str:
+    raw_path = request.scope.get("raw_path", b"").lower()
+    if any(sep in raw_path for sep in _ENCODED_SEPARATORS):
+        raise InvalidName("encoded separators are not allowed in package paths")
+    return check_blob_path("packages/" + request.path_params["path"])
+
+
+async def package_file(request: Request) -> Response:
+    path = _file_path(request)
+    store, _ = _state(request)
+    head = await store.head(path)
+    etag = f'"{head.metadata["sha256"]}"' if "sha256" in head.metadata else head.etag
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": _cache_control(request, _FILE_MAX_AGE),
+    }
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    status, start, length = 200, 0, head.size
+    try:
+        byte_range = parse_range(request.headers.get("range"), head.size)
+    except Unsatisfiable:
+        headers["Content-Range"] = f"bytes */{head.size}"
+        return Response(status_code=416, headers=headers)
+    if byte_range is not None and request.headers.get("if-range", etag) == etag:
+        start, end = byte_range
+        status, length = 206, end - start + 1
+        headers["Content-Range"] = f"bytes {start}-{end}/{head.size}"
+    headers["Content-Length"] = str(length)
+    media_type = "application/octet-stream"
+    if request.method == "HEAD" or length == 0:
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    _, chunks = await store.open(path, start=start, length=length)
+    return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type)
+
+
+async def health(request: Request) -> Response:
+    store, _ = _state(request)
+    try:
+        await store.head(page_path(None, Format.JSON))
+    except BlobNotFound:
+        pass
+    except StorageUnavailable:
+        return PlainTextResponse("storage unavailable\n", status_code=503)
+    return PlainTextResponse("ok\n")
+
+
+async def metrics(request: Request) -> Response:
+    body = request.app.state.metrics.render()
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def landing(request: Request) -> Response:
+    _, pages = _state(request)
+    try:  # from the page cache, like every other page: no store read per request
+        root = await pages.get(page_path(None, Format.JSON))
+        projects = ProjectList.from_json(json.loads(root.body))
+    except BlobNotFound:
+        projects = ProjectList()
+    items = "".join(
+        f'<li><a href="simple/{html.escape(n)}/">{html.escape(n)}</a></li>'
+        for n in projects.projects
+    )
+    body = (
+        "<!DOCTYPE html><html><head><title>blobpi</title></head><body>"
+        f"<h1>blobpi</h1><p>{len(projects.projects)} projects. Install with "
+        "<code>pip install --index-url URL/simple/ NAME</code>.</p>"
+        f'<p><a href="simple/">simple index</a></p><ul>{items}</ul></body></html>'
+    )
+    return Response(body, media_type="text/html; charset=utf-8")
+
+
+def _error(status: int, public_message: str | None = None) -> object:
+    """An exception handler. Errors that would reveal where the store is (a path, an account
+    URL) answer with ``public_message`` and are logged in full instead."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if public_message is not None:
+            if status >= 500:
+                _log.error("%s %s: %s", request.method, request.url.path, exc)
+            return PlainTextResponse(public_message, status_code=status, headers=_NOSNIFF)
+        return PlainTextResponse(f"{exc}\n", status_code=status, headers=_NOSNIFF)
+
+    return handler
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    headers = {**(exc.headers or {}), **_NOSNIFF}
+    return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code, headers=headers)
+
+
+def create_app(settings: Settings | None = None, store: BlobStore | None = None) -> Starlette:
+    """The ASGI app; with no arguments it reads ``BLOBPI_*`` from the environment."""
+    settings = settings or Settings.from_env(os.environ)
+    the_store = store or open_store(settings.storage, settings.environ)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, object]]:
+        app.state.store = the_store
+        app.state.pages = PageCache(the_store, settings.page_ttl)
+        app.state.settings = settings
+        tokens = TokenFile.open(the_store, settings.token_file)
+        app.state.tokens = TokenCache(tokens, settings.page_ttl)
+        try:
+            yield {}
+        finally:
+            await tokens.close()
+            if store is None:  # the app opened it, so the app closes it
+                await the_store.close()
+
+    methods = ["GET", "HEAD"]
+    routes = [
+        Route("/", landing, methods=methods),
+        Route("/", upload, methods=["POST"]),  # the legacy upload API (twine, uv publish)
+        Route("/health", health, methods=methods),
+        Route("/metrics", metrics, methods=methods),
+        Route("/simple/", root_page, methods=methods),
+        Route("/simple/{project}/", project_page, methods=methods),
+        Route("/packages/{path:path}", package_file, methods=methods),
+    ]
+    handlers = {
+        ProjectNotFound: _error(404),
+        BlobNotFound: _error(404, "not found\n"),
+        InvalidName: _error(404),
+        StorageUnavailable: _error(503, "the index's storage is unavailable; retry later\n"),
+        UpstreamUnavailable: _error(502),
+        HTTPException: _http_error,
+    }
+    counters = Metrics()
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=handlers,  # type: ignore[arg-type]
+        # outermost first: refused requests are counted too
+        middleware=[Middleware(MetricsMiddleware, metrics=counters), Middleware(AuthMiddleware)],
+    )
+    app.state.metrics = counters
+    return app

@@ -1,0 +1,1 @@
+"""The storage edge: the blob-store protocol, local and Azure adapters, leases, records, pages."""

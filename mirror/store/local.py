@@ -1,0 +1,295 @@
+"""``LocalStore``: the blob store as a directory, blobpi's embedded default.
+
+Blob ``a/b/c`` is the file ``ROOT/a/b/c``, so the directory can be browsed and backed up as it
+is. Blob metadata lives beside it in ``ROOT/.meta/a/b/c.json``. Writes go to ``ROOT/.tmp``
+first and are fsynced, then ``os.link`` (write-once: fails if the target exists) or
+``os.replace`` (atomic replace) puts them in place, so a reader or a crash never sees half a
+file. Conditional replaces take an ``flock`` on ``ROOT/.lock`` so that processes sharing the
+directory serialize their compare-and-swap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import stat as stat_mode
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from blobpi.mirror.core.errors import (
+    BlobExists,
+    BlobNotFound,
+    HashMismatch,
+    InvalidName,
+    MirrorError,
+    PreconditionFailed,
+    StorageUnavailable,
+)
+from blobpi.mirror.store.protocol import CHUNK_SIZE, Blob, BlobInfo, Data
+
+__all__ = ["LocalStore"]
+
+_INTERNAL = (".tmp", ".meta", ".lock")
+
+
+def _etag(stat: os.stat_result) -> str:
+    return f'"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+
+
+def _translate_os_error(e: OSError, where: str) -> Exception:
+    if e.errno == errno.ENOSPC:
+        return StorageUnavailable(f"no space left on the disk of {where}: free space, then rerun")
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorageUnavailable(
+            f"cannot write to {where} ({e.strerror}): check the directory's permissions"
+        )
+    return StorageUnavailable(f"storage error in {where}: {e.strerror}")
+
+
+class LocalStore:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).absolute()
+
+    @property
+    def description(self) -> str:
+        return str(self.root)
+
+    def _path(self, path: str) -> Path:
+        parts = path.split("/")
+        if not path or any(p in ("", ".", "..") or "\0" in p or "\\" in p for p in parts):
+            raise InvalidName(f"{path[:120]!r} is not a valid blob path")
+        if parts[0] in _INTERNAL:
+            raise InvalidName(f"{path[:120]!r} names an internal file of the store")
+        return self.root.joinpath(*parts)
+
+    def _meta_path(self, path: str) -> Path:
+        return self.root / ".meta" / (path + ".json")
+
+    async def ensure(self) -> None:
+        def _mkdirs() -> None:
+            try:
+                for sub in ("", ".tmp", ".meta"):
+                    (self.root / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise _translate_os_error(e, str(self.root)) from None
+
+        await anyio.to_thread.run_sync(_mkdirs)
+
+    def _info(self, path: str, stat: os.stat_result) -> BlobInfo:
+        metadata: dict[str, str] = {}
+        with contextlib.suppress(FileNotFoundError):
+            metadata = json.loads(self._meta_path(path).read_text())
+        modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
+        return BlobInfo(path, stat.st_size, _etag(stat), metadata, modified)
+
+    def _head(self, path: str) -> BlobInfo:
+        try:
+            stat = self._path(path).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            stat = None
+        if stat is None or not stat_mode.S_ISREG(stat.st_mode):
+            raise BlobNotFound(f"no blob {path!r} in {self.description}")
+        return self._info(path, stat)
+
+    async def head(self, path: str) -> BlobInfo:
+        return await anyio.to_thread.run_sync(self._head, path)
+
+    async def get(self, path: str, *, if_none_match: str | None = None) -> Blob | None:
+        def _read() -> Blob | None:
+            try:
+                with self._path(path).open("rb") as f:
+                    stat = os.fstat(f.fileno())
+                    if if_none_match is not None and _etag(stat) == if_none_match:
+                        return None
+                    return Blob(self._info(path, stat), f.read())
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                raise BlobNotFound(f"no blob {path!r} in {self.description}") from None
+
+        return await anyio.to_thread.run_sync(_read)
+
+    async def open(
+        self, path: str, *, start: int = 0, length: int | None = None
+    ) -> tuple[BlobInfo, AsyncIterator[bytes]]:
+        def _open() -> tuple[BlobInfo, int]:
+            try:
+                fd = os.open(self._path(path), os.O_RDONLY)
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                raise BlobNotFound(f"no blob {path!r} in {self.description}") from None
+            return self._info(path, os.fstat(fd)), fd
+
+        info, fd = await anyio.to_thread.run_sync(_open)
+        end = info.size if length is None else min(info.size, start + length)
+
+        async def _chunks() -> AsyncIterator[bytes]:
+            position = start
+            try:
+                while position < end:
+                    size = min(CHUNK_SIZE, end - position)
+                    chunk = await anyio.to_thread.run_sync(os.pread, fd, size, position)
+                    if not chunk:
+                        break
+                    position += len(chunk)
+                    yield chunk
+            finally:
+                os.close(fd)
+
+        return info, _chunks()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.root / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    async def put(
+        self,
+        path: str,
+        data: Data,
+        *,
+        create_only: bool = False,
+        if_match: str | None = None,
+        sha256: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> BlobInfo:
+        target = self._path(path)
+        await self.ensure()
+        tmp = self.root / ".tmp" / uuid.uuid4().hex
+        digest = hashlib.sha256()
+        try:
+            with tmp.open("wb") as f:
+
+                def _write(block: bytes) -> None:  # in a worker thread: hashing frees the GIL
+                    digest.update(block)
+                    f.write(block)
+
+                if isinstance(data, bytes):
+                    await anyio.to_thread.run_sync(_write, data)
+                else:
+                    # A writer task hashes and writes while the next chunks arrive; the
+                    # one-chunk queue bounds memory and keeps the order.
+                    # Errors are collected, not left to the task group, so callers see the
+                    # original exception (a network error to retry, a full disk), not a group.
+                    send, receive = anyio.create_memory_object_stream[bytes](1)
+                    errors: list[Exception] = []
+
+                    async def _writer() -> None:
+                        async with receive:
+                            try:
+                                async for block in receive:
+                                    await anyio.to_thread.run_sync(_write, block)
+                            except Exception as e:
+                                errors.append(e)
+
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(_writer)
+                        async with send:
+                            try:
+                                async for chunk in data:
+                                    await send.send(chunk)
+                            except anyio.BrokenResourceError:
+                                pass  # the writer failed: its error is raised below
+                            except Exception as e:
+                                errors.append(e)
+                    if errors:
+                        raise errors[0]
+                await anyio.to_thread.run_sync(f.flush)
+                await anyio.to_thread.run_sync(os.fsync, f.fileno())
+            if sha256 is not None and digest.hexdigest() != sha256:
+                raise HashMismatch(
+                    f"{path!r}: sha256 {digest.hexdigest()} does not match the expected {sha256}"
+                )
+            return await anyio.to_thread.run_sync(
+                self._commit, path, target, tmp, create_only, if_match, metadata
+            )
+        except MirrorError:
+            raise  # BlobExists is an OSError too, and already says what happened
+        except OSError as e:
+            raise _translate_os_error(e, self.description) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _commit(
+        self,
+        path: str,
+        target: Path,
+        tmp: Path,
+        create_only: bool,
+        if_match: str | None,
+        metadata: Mapping[str, str] | None,
+    ) -> BlobInfo:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if create_only and target.exists():  # before touching the metadata of the existing blob
+            raise BlobExists(f"blob {path!r} already exists in {self.description}")
+        meta_path = self._meta_path(path)
+        if metadata:
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            meta_tmp = tmp.with_suffix(".meta")
+            meta_tmp.write_text(json.dumps(dict(metadata)))
+            os.replace(meta_tmp, meta_path)  # before the blob: a visible blob has its metadata
+        if create_only:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise BlobExists(f"blob {path!r} already exists in {self.description}") from None
+        else:
+            with self._locked():
+                if if_match is not None:
+                    try:
+                        current = _etag(target.stat())
+                    except FileNotFoundError:
+                        current = None
+                    if current != if_match:
+                        raise PreconditionFailed(f"blob {path!r} changed while it was updated")
+                os.replace(tmp, target)
+        return self._info(path, target.stat())
+
+    async def list(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
+        # Walk only the directory the prefix names, not the whole tree.
+        start_dir = prefix.rpartition("/")[0]
+        start = self._path(start_dir) if start_dir else self.root
+
+        def _walk() -> list[BlobInfo]:
+            found = []
+            for directory, dirs, files in os.walk(start):
+                rel_dir = os.path.relpath(directory, self.root)
+                if rel_dir == ".":
+                    dirs[:] = [d for d in dirs if d not in _INTERNAL]
+                    rel_dir = ""
+                for name in files:
+                    path = f"{rel_dir}/{name}" if rel_dir else name
+                    if path.startswith(prefix) and path not in _INTERNAL:
+                        found.append(self._info(path, os.stat(os.path.join(directory, name))))
+            return sorted(found, key=lambda i: i.path)
+
+        for info in await anyio.to_thread.run_sync(_walk):
+            yield info
+
+    async def delete(self, path: str, *, if_match: str | None = None) -> None:
+        def _delete() -> None:
+            target = self._path(path)
+            with self._locked():
+                try:
+                    if if_match is not None and _etag(target.stat()) != if_match:
+                        raise PreconditionFailed(f"blob {path!r} changed before it was deleted")
+                    target.unlink()
+                except FileNotFoundError:
+                    raise BlobNotFound(f"no blob {path!r} in {self.description}") from None
+                self._meta_path(path).unlink(missing_ok=True)
+
+        await anyio.to_thread.run_sync(_delete)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,113 @@
+"""The blob store: the container that is blobpi's only state, behind one small protocol.
+
+Two implementations, one code path each: ``LocalStore`` (a directory, the embedded default)
+and ``AzureStore`` (a blob container, in Azure or Azurite). ``open_store`` chooses from the
+``--storage`` spec. Contract, which ``tests/integration/test_storage_contract.py`` checks on
+both:
+
+- ``put(..., create_only=True)`` writes once (``If-None-Match: *``) and raises ``BlobExists``;
+  ``put(..., if_match=etag)`` replaces atomically only if unchanged, else
+  ``PreconditionFailed``; readers never see a partial blob.
+- ``put(..., sha256=hex)`` streams the data through a digest and commits nothing unless it
+  matches (``HashMismatch``); large data streams in constant memory, both ways.
+- Errors are translated at this edge: ``BlobNotFound``, ``StorageUnavailable``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = [
+    "CHUNK_SIZE",
+    "Blob",
+    "BlobInfo",
+    "BlobStore",
+    "Data",
+    "open_store",
+    "redact_url",
+]
+
+CHUNK_SIZE = 4 * 1024 * 1024  # read/stage granularity: bounds memory per transfer
+Data = bytes | AsyncIterable[bytes]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlobInfo:
+    path: str
+    size: int
+    etag: str  # opaque, quoted; changes whenever the content is replaced
+    metadata: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    last_modified: dt.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Blob:
+    info: BlobInfo
+    data: bytes
+
+
+class BlobStore(Protocol):
+    """A flat namespace of immutable files and atomically replaced pages."""
+
+    @property
+    def description(self) -> str:
+        """Where the store is, safe to print (no credentials)."""
+
+    async def ensure(self) -> None:
+        """Create the container or directory if missing (writers call this first)."""
+
+    async def head(self, path: str) -> BlobInfo: ...
+
+    async def get(self, path: str, *, if_none_match: str | None = None) -> Blob | None:
+        """The whole blob (for pages and state), or None when ``if_none_match`` matches."""
+
+    async def open(
+        self, path: str, *, start: int = 0, length: int | None = None
+    ) -> tuple[BlobInfo, AsyncIterator[bytes]]:
+        """Stream a blob, or a byte range of it, in chunks of at most ``CHUNK_SIZE``."""
+
+    async def put(
+        self,
+        path: str,
+        data: Data,
+        *,
+        create_only: bool = False,
+        if_match: str | None = None,
+        sha256: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> BlobInfo: ...
+
+    def list(self, prefix: str = "") -> AsyncIterator[BlobInfo]: ...
+
+    async def delete(self, path: str, *, if_match: str | None = None) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def redact_url(url: str) -> str:
+    """Drop credentials (user info, SAS query) from a URL before it is printed or logged.
+
+    >>> redact_url("https://u:p@acct.blob.core.windows.net/c?sv=1&sig=secret")
+    'https://acct.blob.core.windows.net/c'
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def open_store(spec: str, environ: Mapping[str, str]) -> BlobStore:
+    """A directory path gives a ``LocalStore``; an http(s) container URL an ``AzureStore``."""
+    if spec.startswith(("http://", "https://")):
+        from blobpi.mirror.store.azureblob import AzureStore
+
+        return AzureStore.from_url(spec, environ)
+    from blobpi.mirror.store.local import LocalStore
+
+    return LocalStore(spec)

@@ -1,0 +1,294 @@
+"""The sync plan: (allow-list entries, upstream page, mirrored page, filters) -> what to do.
+
+Pure: no I/O, no clock (``now`` is passed in). Rules (DESIGN.md, "The sync worker"):
+
+- A hashed line (a lock line) mirrors exactly the files whose sha256 it lists that the upstream
+  offers and the tag filters accept; a listed hash the upstream does not offer is an error,
+  never a reason to fetch something else.
+- A ranged or bare line mirrors every matching version the filters accept: Python versions
+  (wheel tags, PEP 425, and ``requires-python``, PEP 345), platform tags, sdists, pre-releases
+  (PEP 440), latest-N, max size, minimum age on PEP 700 ``upload-time``.
+- Files already mirrored stay as stored, with ``yanked`` (PEP 592) and ``requires-python``
+  taken from upstream; a file the upstream deleted stays (and is reported); a file no line
+  allows any more leaves the page (its blob is deleted after the grace period).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import fnmatch
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import unquote, urlsplit
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import NormalizedName, parse_wheel_filename
+from packaging.version import Version
+
+from blobpi.mirror.core.errors import InvalidName
+from blobpi.mirror.core.model import File
+from blobpi.mirror.core.names import check_blob_path, content_path, parse_distribution_filename
+from blobpi.sync.config import Filters
+from blobpi.sync.core.allowlist import Entry
+
+__all__ = [
+    "ProjectPlan",
+    "Wanted",
+    "blob_path_for",
+    "due_deletes",
+    "inputs_digest",
+    "plan_project",
+    "shard_of",
+]
+
+_UPSTREAM_PATH_RE = re.compile(r"^/packages/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/([^/]+)$")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Wanted:
+    upstream: File  # as the upstream states it (absolute URL)
+    path: str  # the blob path it goes to
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProjectPlan:
+    name: NormalizedName
+    fetch: tuple[Wanted, ...] = ()  # files to download and store
+    keep: tuple[File, ...] = ()  # stored files that stay, refreshed from upstream
+    drop: tuple[File, ...] = ()  # stored files no line allows any more
+    errors: tuple[str, ...] = ()  # the container cannot match the lock
+    notes: tuple[str, ...] = ()  # upstream yanks and deletions
+    skipped: int = 0  # upstream files the filters left out
+
+
+def shard_of(name: str, count: int) -> int:
+    """A stable 1-based shard for a project: the same on every machine and Python run.
+
+    >>> shard_of("six", 1)
+    1
+    """
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % count + 1
+
+
+def inputs_digest(entries: Sequence[Entry], filters: Filters) -> str:
+    """What a project's plan depends on besides the pages: unchanged means same plan."""
+    raw = json.dumps(
+        [
+            sorted((e.text, sorted(e.hashes)) for e in entries),
+            dataclasses.asdict(filters),
+        ],
+        sort_keys=True,
+    )
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def blob_path_for(url: str, filename: str, sha256: str) -> str:
+    """The upstream URL's path when it has the public index's shape, so that locks that pin
+    upstream URLs can be rewritten by swapping the host; else a content path.
+
+    >>> url = "https://h/packages/ab/cd/" + "e" * 60 + "/x-1.tar.gz"
+    >>> blob_path_for(url, "x-1.tar.gz", "0" * 64)
+    'packages/ab/cd/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee/x-1.tar.gz'
+    """
+    path = unquote(urlsplit(url).path)
+    match = _UPSTREAM_PATH_RE.match(path)
+    if match and match[1] == filename:
+        return check_blob_path(path.lstrip("/"))
+    return check_blob_path(content_path(sha256, filename))
+
+
+def _python_tag_ok(tag: Tag, version: tuple[int, int]) -> bool:
+    interpreter, major, minor = tag.interpreter, version[0], version[1]
+    if interpreter.startswith("py"):
+        digits = interpreter[2:]
+        return digits == str(major) or (
+            digits.startswith(str(major)) and digits[1:].isdigit() and int(digits[1:]) <= minor
+        )
+    if interpreter.startswith("cp") and interpreter[2:].isdigit():
+        wanted = f"{major}{minor}"
+        if tag.abi == "abi3":
+            return interpreter[2] == str(major) and int(interpreter[3:] or 0) <= minor
+        return interpreter[2:] == wanted
+    return False
+
+
+def _versions(filters: Filters) -> list[tuple[int, int]]:
+    return [(int(v.split(".")[0]), int(v.split(".")[1])) for v in filters.python_versions]
+
+
+def _tags_ok(filename: str, filters: Filters) -> bool:
+    if not filename.endswith(".whl"):
+        return filters.sdists
+    _, _, _, tags = parse_wheel_filename(filename)
+    versions = _versions(filters)
+    return any(
+        any(fnmatch.fnmatchcase(tag.platform, p) for p in filters.platform_tags)
+        and any(_python_tag_ok(tag, v) for v in versions)
+        for tag in tags
+    )
+
+
+def _requires_python_ok(file: File, filters: Filters) -> bool:
+    if not file.requires_python:
+        return True
+    try:
+        spec = SpecifierSet(file.requires_python)
+    except InvalidSpecifier:
+        return True  # pip ignores what it cannot parse; so do we
+    return any(
+        spec.contains(f"{major}.{minor}.{patch}", prereleases=True)
+        for major, minor in _versions(filters)
+        for patch in (0, 99)
+    )
+
+
+def _prereleases(entry: Entry, filters: Filters) -> bool:
+    """PEP 440: pre-releases only when allowed, or when the line itself names one."""
+    return bool(filters.prereleases or entry.specifier.prereleases)
+
+
+def _ranged_ok(
+    file: File, version: Version, entry: Entry, filters: Filters, now: dt.datetime
+) -> bool:
+    if not entry.specifier.contains(version, prereleases=_prereleases(entry, filters)):
+        return False
+    if filters.max_file_size and (file.size or 0) > filters.max_file_size:
+        return False
+    if filters.min_age_hours and file.upload_time is not None:
+        if now - file.upload_time < dt.timedelta(hours=filters.min_age_hours):
+            return False
+    return _requires_python_ok(file, filters) and _tags_ok(file.filename, filters)
+
+
+def _select(
+    entries: Sequence[Entry], upstream: Iterable[File], filters: Filters, now: dt.datetime
+) -> tuple[dict[str, File], int]:
+    hashed: dict[str, File] = {}
+    ranged: dict[str, tuple[Version, File]] = {}
+    skipped = 0
+    for file in upstream:
+        sha256 = file.sha256
+        try:
+            version = parse_distribution_filename(file.filename).version
+        except InvalidName:
+            continue  # eggs, .exe installers: nothing an index serves today
+        if sha256 and any(sha256 in e.hashes for e in entries):
+            if _tags_ok(file.filename, filters):
+                hashed[file.filename] = file
+            else:
+                skipped += 1
+        elif sha256 and any(
+            not e.hashes and _ranged_ok(file, version, e, filters, now) for e in entries
+        ):
+            ranged[file.filename] = (version, file)
+        elif any(
+            not e.hashes and e.specifier.contains(version, prereleases=_prereleases(e, filters))
+            for e in entries
+        ):
+            skipped += 1  # a line names it, a filter left it out
+    if filters.latest:
+        newest = sorted({v for v, _ in ranged.values()}, reverse=True)[: filters.latest]
+        kept = {n: vf for n, vf in ranged.items() if vf[0] in newest}
+        skipped += len(ranged) - len(kept)
+        ranged = kept
+    return {**{n: f for n, (_, f) in ranged.items()}, **hashed}, skipped
+
+
+def _still_allowed(file: File, entries: Sequence[Entry]) -> bool:
+    """A stored file the upstream no longer lists: kept while some line still names it."""
+    try:
+        version = parse_distribution_filename(file.filename).version
+    except InvalidName:
+        return False
+    return any(
+        (file.sha256 in e.hashes) if e.hashes else e.specifier.contains(version, prereleases=True)
+        for e in entries
+    )
+
+
+def plan_project(
+    name: NormalizedName,
+    entries: Sequence[Entry],
+    upstream: Sequence[File],
+    current: Sequence[File],
+    filters: Filters,
+    now: dt.datetime,
+) -> ProjectPlan:
+    """What to fetch, keep and drop so the project's page matches its allow-list lines."""
+    selected, skipped = _select(entries, upstream, filters, now)
+    by_name = {f.filename: f for f in upstream}
+    errors, notes = [], []
+    offered = {f.sha256 for f in upstream} | {f.sha256 for f in current}
+    for entry in entries:
+        for missing in sorted(entry.hashes - offered):
+            errors.append(
+                f"{entry.text!r}: the upstream offers no file with sha256 {missing}: relock "
+                "('blobpi lock'), or check the upstream"
+            )
+    chosen = {f.sha256 for f in selected.values()} | {f.sha256 for f in current}
+    for entry in entries:
+        if entry.hashes and entry.hashes <= offered and not entry.hashes & chosen:
+            errors.append(
+                f"{entry.text!r}: none of its files passes the [sync] filters (Python versions, "
+                "platform tags, sdists), so it could not be installed: widen them or relock"
+            )
+    if not selected and not current and not any(e.hashes for e in entries):
+        notes.append(f"{name!r}: no upstream file matches {entries[0].text!r} and the filters")
+    keep, drop = [], []
+    for stored in current:
+        fresh = by_name.get(stored.filename)
+        if fresh is None:
+            if _still_allowed(stored, entries):
+                keep.append(stored)
+                notes.append(f"{stored.filename!r} was deleted upstream; the mirror keeps it")
+            else:
+                drop.append(stored)
+            continue
+        if fresh.filename not in selected:
+            drop.append(stored)
+            continue
+        if fresh.sha256 != stored.sha256:
+            errors.append(
+                f"{stored.filename!r}: the upstream now serves different content "
+                f"(sha256 {fresh.sha256}, mirrored {stored.sha256}); the mirror keeps its copy"
+            )
+        elif fresh.yanked and not stored.yanked:
+            notes.append(f"{stored.filename!r} was yanked upstream: {fresh.yanked!r}")
+        keep.append(
+            dataclasses.replace(stored, yanked=fresh.yanked, requires_python=fresh.requires_python)
+        )
+    stored_names = {f.filename for f in current}
+    fetch = []
+    for filename, file in sorted(selected.items()):
+        if filename in stored_names:
+            continue
+        try:
+            fetch.append(Wanted(file, blob_path_for(file.url, filename, file.sha256 or "")))
+        except InvalidName as e:
+            errors.append(f"{filename!r}: {e}")
+    return ProjectPlan(
+        name=name,
+        fetch=tuple(fetch),
+        keep=tuple(keep),
+        drop=tuple(drop),
+        errors=tuple(errors),
+        notes=tuple(notes),
+        skipped=skipped,
+    )
+
+
+def due_deletes(
+    pending: Mapping[str, str], now: dt.datetime, grace: dt.timedelta
+) -> tuple[list[str], dict[str, str]]:
+    """Split pruned blobs (path -> ISO time pruned) into those due now and the rest.
+
+    >>> t = dt.datetime(2024, 1, 8, tzinfo=dt.UTC)
+    >>> due_deletes({"a": "2024-01-01T00:00:00+00:00"}, t, dt.timedelta(days=7))
+    (['a'], {})
+    """
+    due = sorted(p for p, t in pending.items() if now - dt.datetime.fromisoformat(t) >= grace)
+    return due, {p: t for p, t in pending.items() if p not in due}

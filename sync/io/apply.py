@@ -1,0 +1,298 @@
+"""Run a sync: read the pages, plan each project, fetch, then write in the crash-safe order.
+
+Write order (DESIGN.md): file blobs, then their ``.metadata``, then each project's pages
+(``store.pages.update_project``, compare-and-swap, local yanks re-applied), then the root
+page, then the state under ``state/``. A kill at any moment leaves pages that link only to
+complete, verified blobs; the next run finds the blobs already there and converges. A run
+with nothing changed upstream or in the allow-list sends read requests only and writes
+nothing (not even its report, unless the stored one tells another outcome, e.g. an old failure).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from blobpi.mirror.core.errors import BlobNotFound, MirrorError
+from blobpi.mirror.core.model import File, Origin, ProjectList, ProjectPage
+from blobpi.mirror.core.names import parse_distribution_filename
+from blobpi.mirror.ops.yanks import apply_yanks, read_yanks
+from blobpi.mirror.store.lease import hold_lease
+from blobpi.mirror.store.pages import read_project, update_project, update_root
+from blobpi.mirror.store.protocol import BlobStore
+from blobpi.mirror.store.records import read_record
+from blobpi.sync.config import SyncConfig
+from blobpi.sync.core.allowlist import Entry
+from blobpi.sync.core.plan import ProjectPlan, inputs_digest, plan_project, shard_of
+from blobpi.sync.io.fetch import fetch_file
+from blobpi.sync.io.prune import delete_due, remember, remove_project
+from blobpi.sync.io.report import CountingStore, Progress, Report
+from blobpi.sync.io.upstream import Upstream, UpstreamUnreachable
+
+__all__ = ["run_sync"]
+
+log = logging.getLogger("blobpi.sync")
+
+
+@dataclasses.dataclass(slots=True)
+class _Run:
+    store: BlobStore
+    upstream: Upstream
+    config: SyncConfig
+    now: dt.datetime
+    report: Report
+    progress: Progress
+    previous: dict[str, Any]
+    projects: dict[str, Any] = dataclasses.field(default_factory=dict)  # new per-project state
+    pending: dict[str, str] = dataclasses.field(default_factory=dict)  # pruned blob -> when
+    listed: set[NormalizedName] = dataclasses.field(
+        default_factory=set
+    )  # projects with a mirror page
+    unlisted: set[NormalizedName] = dataclasses.field(default_factory=set)  # pages this run removed
+
+
+def _state_paths(suffix: str) -> tuple[str, str]:
+    return f"state/sync{suffix}.json", f"state/report{suffix}.json"
+
+
+async def _read_json(store: BlobStore, path: str) -> dict[str, Any] | None:
+    record, etag = await read_record(store, path)
+    return record if etag is not None else None
+
+
+def _plan_summary(plan: ProjectPlan) -> dict[str, Any]:
+    sizes = [w.upstream.size for w in plan.fetch]
+    return {
+        "fetch": [w.upstream.filename for w in plan.fetch],
+        "bytes": None if None in sizes else sum(s or 0 for s in sizes),  # PEP 700 size
+        "keep": [f.filename for f in plan.keep],
+        "drop": [f.filename for f in plan.drop],
+        "errors": list(plan.errors),
+    }
+
+
+async def _fetch_all(run: _Run, plan: ProjectPlan) -> list[File]:
+    fetched: list[File] = []
+
+    async def _one(wanted: Any) -> None:
+        try:
+            file, downloaded = await fetch_file(
+                run.store, run.upstream, wanted, lambda n: run.progress.advance(nbytes=n)
+            )
+        except MirrorError as e:
+            run.report.failed.append(f"{wanted.upstream.filename}: {e}")
+            return
+        fetched.append(file)
+        run.progress.advance(files=1)
+        if downloaded:
+            run.report.added.append(wanted.path)
+            run.report.bytes += downloaded
+
+    async with anyio.create_task_group() as group:
+        for wanted in plan.fetch:
+            group.start_soon(_one, wanted)
+    return fetched
+
+
+async def _private_files(store: BlobStore, page: ProjectPage) -> tuple[File, ...]:
+    """The files of a shared project's page that were uploaded, not mirrored (their blobs
+    say ``origin=private``): the sync never plans, replaces or prunes them."""
+    private = []
+    for file in page.files:
+        if file.blob_path is None:
+            continue
+        try:
+            info = await store.head(file.blob_path)
+        except BlobNotFound:
+            continue
+        if info.metadata.get("origin") == "private":
+            private.append(file)
+    return tuple(private)
+
+
+async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry]) -> None:
+    report, config = run.report, run.config
+    current = await read_project(run.store, name)
+    previous = run.previous["projects"].get(name)
+    shared = name in config.shared_names
+    if current is not None and current.origin == "private" and not shared:
+        report.private.append(
+            f"{name!r} holds private uploads, so upstream files are never merged into it "
+            "(dependency confusion): remove it from the allow-list, rename the private "
+            "project, or list it in BLOBPI_SHARED_NAMES to keep both deliberately"
+        )
+        return
+    private = await _private_files(run.store, current) if shared and current else ()
+    mirrored = tuple(f for f in current.files if f not in private) if current else ()
+    digest = inputs_digest(entries, config.filters)
+    etag = previous.get("etag") if previous and previous["digest"] == digest and current else None
+    try:
+        found = await run.upstream.project(name, etag)
+    except MirrorError as e:
+        report.failed.append(str(e))
+        report.unreachable += isinstance(e, UpstreamUnreachable)
+        if previous:  # keep what is mirrored: an unreachable page is no reason to prune
+            run.projects[name] = {**previous, "etag": None}
+        if current is not None:
+            run.listed.add(name)
+        return
+    if found is None:
+        report.unchanged += 1
+        run.projects[name] = previous
+        run.listed.add(name)
+        return
+    plan = plan_project(name, entries, found.files, mirrored, config.filters, run.now)
+    report.skipped += plan.skipped
+    report.notes.extend(plan.notes)
+    report.failed.extend(plan.errors)
+    if report.dry_run:
+        report.plan[name] = summary = _plan_summary(plan)
+        report.bytes += summary["bytes"] or 0
+        report.unchanged += not (plan.fetch or plan.drop or plan.errors)
+        return
+    fetched = await _fetch_all(run, plan)
+    files = [*plan.keep, *fetched]
+    yanks = (await read_yanks(run.store, name))[0]
+    seen = {f.filename for f in current.files} if current else set()
+    private_names = {f.filename for f in private}
+
+    def _change(page: ProjectPage | None) -> ProjectPage | None:
+        if page is not None and page.origin == "private" and not shared:
+            return page  # uploaded since we looked: never merged
+        # A shared name keeps its private files as they are now, and uploads made since we
+        # looked; a file deleted since then stays deleted.
+        kept = [
+            f
+            for f in (page.files if page and shared else ())
+            if f.filename in private_names or f.filename not in seen
+        ]
+        everything = [*files, *kept]
+        if not everything:
+            return None if page is not None and page.origin == "mirror" else page
+        versions = [str(_version(f.filename)) for f in everything]
+        serial = found.serial if found.serial is not None else (page.last_serial if page else None)
+        origin: Origin = "private" if kept else "mirror"
+        new = ProjectPage.build(name, everything, versions, origin=origin, last_serial=serial)
+        return apply_yanks(new, yanks)
+
+    written = _change(current) != current
+    # The common no-op needs no second read of the page.
+    after = await update_project(run.store, name, _change) if written else current
+    if after is not None and after.origin == "mirror":
+        run.listed.add(name)
+    elif after is None and current is not None:
+        run.unlisted.add(name)  # this run deleted its pages
+    remember(run.pending, plan.drop, report, run.now.isoformat())
+    clean = not plan.errors and len(fetched) == len(plan.fetch)
+    report.unchanged += clean and not written  # in sync, whether or not the upstream sent 304
+    run.projects[name] = {
+        "etag": found.etag if clean else None,
+        "serial": found.serial,
+        "digest": digest,
+    }
+
+
+def _version(filename: str) -> Version:
+    return parse_distribution_filename(filename).version
+
+
+async def _body(run: _Run, entries: Sequence[Entry]) -> None:
+    config, report = run.config, run.report
+    by_name: dict[NormalizedName, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        if shard_of(entry.name, config.shard.count) == config.shard.index:
+            by_name[entry.name].append(entry)
+    report.projects = len(by_name)
+    run.pending = dict(run.previous.get("pending", {}))
+    limit = anyio.CapacityLimiter(config.concurrency)
+
+    async def _limited(name: NormalizedName, group: Sequence[Entry]) -> None:
+        async with limit:
+            await _sync_project(run, name, group)
+
+    async with anyio.create_task_group() as tasks:
+        for name, group in sorted(by_name.items()):
+            tasks.start_soon(_limited, name, group)
+    removed = sorted(set(run.previous["projects"]) - set(by_name))
+    if report.dry_run:
+        report.removed_projects = removed  # what a real run would take off the pages
+        return
+    for name in removed:
+        await remove_project(run.store, name, run.pending, report, run.now.isoformat())
+    gone = set(report.removed_projects) | run.unlisted
+    if run.listed or gone:  # a run that mirrored nothing creates no empty root either
+        await update_root(
+            run.store, lambda pl: ProjectList.of((set(pl.projects) - gone) | run.listed)
+        )
+    grace = dt.timedelta(hours=config.grace_hours)
+    run.pending = await delete_due(run.store, run.pending, run.now, grace, report)
+
+
+async def run_sync(
+    store: BlobStore,
+    config: SyncConfig,
+    entries: Sequence[Entry],
+    *,
+    dry_run: bool = False,
+    wait: float = 0.0,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Make the container hold what ``entries`` allow; the report says what happened."""
+    started = time.monotonic()
+    report = Report(shard=f"{config.shard.index}/{config.shard.count}", dry_run=dry_run)
+    state_path, report_path = _state_paths(config.shard.suffix)
+    async with Upstream(
+        config.upstream,
+        timeout=config.timeout,
+        retries=config.retries,
+        concurrency=config.concurrency,
+        backoff=config.backoff,
+    ) as upstream:
+        if not dry_run:
+            await store.ensure()  # a new container (or directory) is created, not an error
+        previous = await _read_json(store, state_path) or {"projects": {}, "pending": {}}
+        counted = CountingStore(store)
+        run = _Run(
+            counted,
+            upstream,
+            config,
+            (now or dt.datetime.now(dt.UTC)),
+            report,
+            progress or Progress(),
+            previous,
+        )
+        try:
+            if dry_run:
+                await _body(run, entries)
+            else:
+                async with hold_lease(store, config.shard.suffix, wait):
+                    await _body(run, entries)
+                    state = {"projects": run.projects, "pending": run.pending}
+                    if state != previous:
+                        await counted.put(state_path, json.dumps(state, sort_keys=True).encode())
+                    _finish(report, upstream, started, counted.writes)
+                    if report.outdates(await _read_json(store, report_path)):
+                        await store.put(report_path, report.to_json())
+        finally:
+            run.progress.close()
+    _finish(report, upstream, started, counted.writes)
+    return report
+
+
+def _finish(report: Report, upstream: Upstream, started: float, writes: int) -> None:
+    report.writes = writes
+    report.requests = upstream.requests
+    report.seconds = round(time.monotonic() - started, 3)
+    for listed in (report.added, report.pruned, report.failed, report.notes):
+        listed.sort()  # tasks finish in any order; reports should compare

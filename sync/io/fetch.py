@@ -1,0 +1,149 @@
+"""Fetch one file into the container: stream it through a sha256 check, write-once, then its
+PEP 658 ``.metadata`` (from upstream, hash-checked when the page gives a hash; else extracted
+from the wheel), so every mirrored wheel has one. A file that is already there with the
+expected hash is not fetched again, which is how a killed sync resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import AsyncIterator, Callable
+
+import anyio.to_thread
+
+from blobpi.mirror.core.distribution import inspect_distribution
+from blobpi.mirror.core.errors import BlobExists, BlobNotFound, HashMismatch, UpstreamUnavailable
+from blobpi.mirror.core.model import File, format_upload_time
+from blobpi.mirror.store.protocol import BlobStore
+from blobpi.sync.core.plan import Wanted
+from blobpi.sync.io.upstream import RetryLater, Upstream
+
+__all__ = ["fetch_file"]
+
+
+async def _counted(
+    chunks: AsyncIterator[bytes], tick: Callable[[int], None]
+) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        tick(len(chunk))
+        yield chunk
+
+
+async def _download(
+    store: BlobStore, upstream: Upstream, wanted: Wanted, tick: Callable[[int], None]
+) -> int:
+    file, sha256 = wanted.upstream, wanted.upstream.sha256 or ""
+    metadata = {
+        "sha256": sha256,
+        "upload_time": format_upload_time(file.upload_time) if file.upload_time else "",
+        "origin": "mirror",
+    }
+
+    async def _attempt() -> int:
+        try:
+            async with upstream.stream(file.url) as chunks:
+                info = await store.put(
+                    wanted.path,
+                    _counted(chunks, tick),
+                    create_only=True,
+                    sha256=sha256,
+                    metadata=metadata,
+                    content_type="application/octet-stream",
+                )
+                return info.size
+        except HashMismatch:
+            # A short or corrupted body: retried; if it persists it is reported, never stored.
+            raise RetryLater(
+                f"the bytes of {file.filename!r} do not match the sha256 the upstream lists"
+            ) from None
+        except BlobExists:
+            return (await store.head(wanted.path)).size  # a concurrent sync stored it
+
+    return await upstream.retrying(f"downloading {file.filename!r}", _attempt)
+
+
+async def _wheel_metadata(store: BlobStore, path: str, filename: str) -> bytes:
+    """Extract METADATA from the stored wheel (when the upstream offers no ``.metadata``)."""
+    with tempfile.TemporaryFile() as spool:
+        _, chunks = await store.open(path)
+        async for chunk in chunks:
+            await anyio.to_thread.run_sync(spool.write, chunk)
+        inspected = await anyio.to_thread.run_sync(inspect_distribution, filename, spool)
+    return inspected.metadata
+
+
+async def _metadata(store: BlobStore, upstream: Upstream, wanted: Wanted) -> dict[str, str]:
+    file, path = wanted.upstream, wanted.path + ".metadata"
+    try:
+        blob = await store.get(path)
+        assert blob is not None
+        return {"sha256": hashlib.sha256(blob.data).hexdigest()}
+    except BlobNotFound:
+        pass
+    # Some upstreams serve .metadata files without saying so in the page; try them anyway.
+    data = await upstream.small(file.url + ".metadata")
+    expected = file.core_metadata.get("sha256") if isinstance(file.core_metadata, dict) else None
+    if data is not None and expected and hashlib.sha256(data).hexdigest() != expected:
+        raise UpstreamUnavailable(
+            f"the upstream's .metadata of {file.filename!r} does not match the sha256 its page "
+            "lists: not mirrored; rerun later or report it to the upstream"
+        )
+    if data is None:
+        data = await _wheel_metadata(store, wanted.path, file.filename)
+    try:
+        await store.put(path, data, create_only=True, content_type="application/octet-stream")
+    except BlobExists:
+        pass
+    return {"sha256": hashlib.sha256(data).hexdigest()}
+
+
+async def _provenance(store: BlobStore, upstream: Upstream, wanted: Wanted) -> str | None:
+    """PEP 740: the upstream's provenance file beside ours, linked relative to the page."""
+    if not wanted.upstream.provenance:
+        return None
+    path = wanted.path + ".provenance"
+    try:
+        await store.head(path)
+    except BlobNotFound:
+        data = await upstream.small(wanted.upstream.provenance)
+        if data is None:
+            return None
+        try:
+            await store.put(path, data, create_only=True, content_type="application/json")
+        except BlobExists:
+            pass
+    return File.stored(path, filename=wanted.upstream.filename, hashes={}).url
+
+
+async def fetch_file(
+    store: BlobStore, upstream: Upstream, wanted: Wanted, tick: Callable[[int], None]
+) -> tuple[File, int]:
+    """Store one file (and its metadata); returns its page entry and the bytes downloaded."""
+    file, sha256 = wanted.upstream, wanted.upstream.sha256
+    try:
+        info = await store.head(wanted.path)
+        if info.metadata.get("sha256") != sha256:
+            raise UpstreamUnavailable(
+                f"{wanted.path!r} is already stored with another sha256: the upstream changed "
+                "a file's content under the same URL; delete the blob only if you trust it"
+            )
+        size, downloaded = info.size, 0
+    except BlobNotFound:
+        size = downloaded = await _download(store, upstream, wanted, tick)
+    core: dict[str, str] | bool = False
+    if file.filename.endswith(".whl"):
+        core = await _metadata(store, upstream, wanted)
+    provenance = await _provenance(store, upstream, wanted)
+    stored = File.stored(
+        wanted.path,
+        filename=file.filename,
+        hashes={"sha256": sha256},
+        requires_python=file.requires_python,
+        yanked=file.yanked,
+        size=size,
+        upload_time=file.upload_time,
+        core_metadata=core,
+        provenance=provenance,
+    )
+    return stored, downloaded

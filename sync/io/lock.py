@@ -1,0 +1,193 @@
+"""``blobpi lock``: resolve ``allowlist.in`` to one hashed lock for every target.
+
+Each target (a CPython version x a platform) is resolved by ``uv pip compile --python-version
+X --python-platform P --generate-hashes`` (pip-compile resolves for the interpreter it runs
+under and ignores a target passed through ``--pip-args``). The per-target locks are merged
+into one pip-tools format file (PEP 508 lines, pip's ``--hash`` options): a pin that only some
+targets need carries an environment marker (PEP 508) naming them. Projects that exist only as
+sdists need their build backends (PEP 517/518 ``build-system.requires``) on the mirror too,
+since pip builds them in an isolated environment from the same index; those are resolved per
+target under the runtime pins as constraints and added to the lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import subprocess
+import tarfile
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import anyio
+
+from blobpi.mirror.core.errors import ConfigError, MirrorError
+from blobpi.mirror.store.protocol import redact_url
+from blobpi.sync.config import SyncConfig
+from blobpi.sync.core.allowlist import parse_allowlist
+from blobpi.sync.core.lockfile import Pin, input_digest, marker_for, parse_lock, render_lock
+from blobpi.sync.io.upstream import Upstream
+
+__all__ = ["lock"]
+
+_UV_SOURCES = ("UV_INDEX", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_FIND_LINKS", "UV_CONFIG")
+_LEGACY_BUILD_REQUIRES = ["setuptools>=40.8.0"]  # pip's default without [build-system]
+
+
+def _compile(
+    source: Path,
+    python: str,
+    platform: str,
+    upstream: str,
+    environ: Mapping[str, str],
+    constraints: Path | None = None,
+) -> list[Pin]:
+    from uv import find_uv_bin
+
+    args = [
+        find_uv_bin(),
+        "pip",
+        "compile",
+        source.name,
+        "--python-version",
+        python,
+        "--python-platform",
+        platform,
+        "--generate-hashes",
+        "--no-header",
+        "--quiet",
+        "--index-url",
+        upstream,
+        "--no-config",
+    ]
+    if constraints:
+        args += ["--constraint", str(constraints)]
+    # Only the upstream may be consulted: no index, link or config from the environment.
+    env = {k: v for k, v in environ.items() if not k.startswith(_UV_SOURCES)}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    result = subprocess.run(
+        args, cwd=source.parent, env=env, capture_output=True, text=True, timeout=900
+    )
+    if result.returncode != 0:
+        reason = " ".join(result.stderr.replace(upstream, redact_url(upstream)).split())[-600:]
+        raise ConfigError(
+            f"resolving {source.name} for CPython {python} on {platform} failed: {reason}"
+        )
+    return [
+        dataclasses.replace(p, targets=frozenset({(python, platform)}))
+        for p in parse_lock(result.stdout)
+    ]
+
+
+async def _build_requires(
+    pins: Sequence[Pin], upstream_url: str, cache: dict[tuple[str, str], list[str] | None]
+) -> dict[str, list[str]]:
+    """``build-system.requires`` of every pinned project that has no wheel among its hashes
+    (``cache`` carries what earlier targets found, so each pin is looked at once)."""
+    found: dict[str, list[str]] = {}
+    async with Upstream(upstream_url) as upstream:
+        for pin in pins:
+            key = (pin.name, pin.version)
+            if key not in cache:
+                cache[key] = await _sdist_only_requires(upstream, pin)
+            requires = cache[key]
+            if requires is not None:
+                found[f"{pin.name}=={pin.version}"] = requires
+    return found
+
+
+async def _sdist_only_requires(upstream: Upstream, pin: Pin) -> list[str] | None:
+    page = await upstream.project(pin.name)
+    assert page is not None  # no ETag was sent, so no 304
+    files = [f for f in page.files if f.sha256 in pin.hashes]
+    if not files or any(f.filename.endswith(".whl") for f in files):
+        return None
+    sdist = files[0]
+    data = b"".join(await _read(upstream, sdist.url))
+    if hashlib.sha256(data).hexdigest() != sdist.sha256:
+        raise MirrorError(
+            f"{sdist.filename!r} does not match its locked sha256: check the upstream, relock"
+        )
+    return _requires_of(sdist.filename, data)
+
+
+async def _read(upstream: Upstream, url: str) -> list[bytes]:
+    async with upstream.stream(url) as chunks:
+        return [c async for c in chunks]
+
+
+def _requires_of(filename: str, data: bytes) -> list[str]:
+    text = None
+    if filename.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = [n for n in z.namelist() if n.count("/") == 1 and n.endswith("/pyproject.toml")]
+            text = z.read(names[0]).decode() if names else None
+    else:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as t:
+            for m in t:
+                if m.name.count("/") == 1 and m.name.endswith("/pyproject.toml") and m.isfile():
+                    extracted = t.extractfile(m)
+                    text = extracted.read().decode() if extracted else None
+                    break
+    if text is None:
+        return list(_LEGACY_BUILD_REQUIRES)
+    system = tomllib.loads(text).get("build-system", {})
+    return list(system.get("requires", _LEGACY_BUILD_REQUIRES))
+
+
+def lock(source: Path, output: Path, config: SyncConfig, environ: Mapping[str, str]) -> list[Pin]:
+    """Resolve ``source`` for every target, add build backends, write ``output``."""
+    text = source.read_text()
+    parse_allowlist(text, str(source))  # fail early, with a line number, on a bad line
+    targets = [(v, p) for v in config.lock.python_versions for p in config.lock.platforms]
+    merged: dict[tuple[str, str], Pin] = {}
+    seen: dict[tuple[str, str], list[str] | None] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for python, platform in targets:
+            runtime = _compile(source.absolute(), python, platform, config.upstream, environ)
+            backends = anyio.run(_build_requires, runtime, config.upstream, seen)
+            pins = list(runtime)
+            if backends:
+                build_in = Path(tmp, "build.in")
+                build_in.write_text("\n".join(r for rs in backends.values() for r in rs) + "\n")
+                constraints = Path(tmp, "runtime.txt")
+                constraints.write_text("".join(f"{p.name}=={p.version}\n" for p in runtime))
+                via = frozenset(f"build backend of {k}" for k in backends)
+                pins += [
+                    dataclasses.replace(p, via=via)
+                    for p in _compile(
+                        build_in, python, platform, config.upstream, environ, constraints
+                    )
+                ]
+            for pin in pins:
+                key = (pin.name, pin.version)
+                old = merged.get(key)
+                merged[key] = (
+                    pin
+                    if old is None
+                    else dataclasses.replace(
+                        old,
+                        hashes=old.hashes | pin.hashes,
+                        via=old.via | pin.via,
+                        targets=old.targets | pin.targets,
+                    )
+                )
+    digest = input_digest(text, config)
+    final = [
+        dataclasses.replace(
+            p,
+            marker=marker_for(p.targets, targets),
+            via=frozenset(v.replace("build.in", "build backends") for v in p.via),
+        )
+        for p in merged.values()
+    ]
+    rendered = render_lock(final, config, digest, source.name)
+    tmp_out = output.with_name(f".{output.name}.{os.getpid()}")
+    tmp_out.write_text(rendered)
+    os.replace(tmp_out, output)
+    return final

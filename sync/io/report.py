@@ -1,0 +1,153 @@
+"""What a sync run reports: the JSON report (in ``state/`` and ``--report FILE``), the
+terminal progress line, and the count of writes it made to the store."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TextIO
+
+from blobpi.mirror.store.protocol import Blob, BlobInfo, BlobStore, Data
+
+__all__ = ["CountingStore", "Progress", "Report"]
+
+
+@dataclasses.dataclass(slots=True)
+class Report:
+    """What one run did. ``ok`` is True only when the container matches the allow-list."""
+
+    shard: str = "1/1"
+    dry_run: bool = False
+    projects: int = 0
+    unchanged: int = 0  # projects checked and found in sync: nothing about them was written
+    added: list[str] = dataclasses.field(default_factory=list)  # blob paths
+    skipped: int = 0  # upstream files the filters left out
+    pruned: list[str] = dataclasses.field(default_factory=list)  # files taken off pages
+    deleted: list[str] = dataclasses.field(default_factory=list)  # blobs deleted after grace
+    removed_projects: list[str] = dataclasses.field(default_factory=list)
+    failed: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)  # upstream yanks, deletions
+    private: list[str] = dataclasses.field(default_factory=list)  # lines naming private projects
+    plan: dict[str, Any] = dataclasses.field(default_factory=dict)  # --dry-run only
+    unreachable: int = 0  # projects whose page failed because the upstream could not be reached
+    bytes: int = 0
+    requests: int = 0
+    writes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.private
+
+    def outdates(self, stored: Mapping[str, Any] | None) -> bool:
+        """Whether this run's report must replace ``stored`` (the last one written): it wrote
+        or failed, or it tells another outcome (an old failure now fixed, other notes). A
+        steady-state no-op outdates nothing, so it writes nothing."""
+        if self.writes or self.failed or self.private or stored is None:
+            return True
+        outcome = {"ok": self.ok, "failed": [], "private": [], "notes": sorted(self.notes)}
+        return any(stored.get(key) != value for key, value in outcome.items())
+
+    def to_json(self) -> builtins.bytes:
+        data = dataclasses.asdict(self)
+        data["ok"] = self.ok
+        if not self.dry_run:
+            del data["plan"]
+        return json.dumps(data, indent=2, sort_keys=True).encode() + b"\n"
+
+    def summary(self) -> str:
+        if self.dry_run:  # what a real run would do: it added, pruned and deleted nothing
+            fetch = sum(len(p["fetch"]) for p in self.plan.values())
+            drop = sum(len(p["drop"]) for p in self.plan.values())
+            sizes = [p.get("bytes") for p in self.plan.values()]
+            size = "size unknown" if None in sizes else f"{self.bytes / 1e6:.1f} MB"
+            done = (
+                f"{fetch} files to add ({size}), {self.skipped} skipped, "
+                f"{drop} to prune, {len(self.removed_projects)} projects to remove"
+            )
+        else:
+            done = (
+                f"{len(self.added)} files added ({self.bytes / 1e6:.1f} MB), {self.skipped} "
+                f"skipped, {len(self.pruned)} pruned, {len(self.deleted)} deleted"
+            )
+        return (
+            f"{self.projects} projects ({self.unchanged} unchanged), {done}, "
+            f"{len(self.failed)} failed; {self.requests} upstream requests, {self.writes} "
+            f"writes, {self.seconds:.1f}s"
+        )
+
+
+class Progress:
+    """One self-overwriting line on a terminal (files, bytes, rate); nothing otherwise."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.started = time.monotonic()
+        self.shown = 0.0
+        self.files = 0
+        self.bytes = 0
+
+    def advance(self, files: int = 0, nbytes: int = 0) -> None:
+        self.files += files
+        self.bytes += nbytes
+        now = time.monotonic()
+        if self.enabled and now - self.shown > 0.2:
+            self.shown = now
+            rate = self.bytes / max(now - self.started, 1e-6) / 1e6
+            self.stream.write(
+                f"\r{self.files} files, {self.bytes / 1e6:.1f} MB, {rate:.1f} MB/s   "
+            )
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.shown:
+            self.shown = 0.0
+            self.advance()  # the final count, then leave the line
+            self.stream.write("\n")
+
+
+class CountingStore:
+    """A ``BlobStore`` that counts the writes (puts and deletes) made through it, so the
+    report's ``writes`` is measured, not estimated, and a no-op run can prove it wrote nothing."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.inner = store
+        self.writes = 0
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    async def ensure(self) -> None:
+        await self.inner.ensure()
+
+    async def head(self, path: str) -> BlobInfo:
+        return await self.inner.head(path)
+
+    async def get(self, path: str, *, if_none_match: str | None = None) -> Blob | None:
+        return await self.inner.get(path, if_none_match=if_none_match)
+
+    async def open(
+        self, path: str, *, start: int = 0, length: int | None = None
+    ) -> tuple[BlobInfo, AsyncIterator[bytes]]:
+        return await self.inner.open(path, start=start, length=length)
+
+    async def put(self, path: str, data: Data, **options: Any) -> BlobInfo:
+        info = await self.inner.put(path, data, **options)
+        self.writes += 1
+        return info
+
+    def list(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
+        return self.inner.list(prefix)
+
+    async def delete(self, path: str, *, if_match: str | None = None) -> None:
+        await self.inner.delete(path, if_match=if_match)
+        self.writes += 1
+
+    async def close(self) -> None:
+        await self.inner.close()
