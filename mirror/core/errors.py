@@ -9,6 +9,7 @@ MirrorError
  ├── PreconditionFailed                       an ETag-conditional write lost a race
  ├── HashMismatch           (ValueError)     bytes did not match the expected digest
  ├── StorageUnavailable                       the store cannot be reached or refused access
+ │    └── WriteConflict                       a compare-and-swap lost every attempt (HTTP 503)
  ├── UploadRejected         (ValueError)     a distribution that may not be stored (HTTP 400)
  │    ├── UploadConflict                      the filename exists with other bytes (409)
  │    ├── UploadForbidden                     the name is mirrored: dependency confusion (403)
@@ -38,6 +39,7 @@ __all__ = [
     "UploadRejected",
     "UploadTooLarge",
     "UpstreamUnavailable",
+    "WriteConflict",
 ]
 
 
@@ -75,6 +77,10 @@ class HashMismatch(MirrorError, ValueError):
 
 class StorageUnavailable(MirrorError):
     pass
+
+
+class WriteConflict(StorageUnavailable):
+    """Other writers kept changing a blob while a compare-and-swap retried: rerun later."""
 
 
 class UploadRejected(MirrorError, ValueError):

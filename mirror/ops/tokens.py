@@ -27,8 +27,9 @@ from typing import Any, Literal
 
 from packaging.utils import NormalizedName
 
-from blobpi.mirror.core.errors import BlobExists, BlobNotFound, ConfigError, PreconditionFailed
+from blobpi.mirror.core.errors import BlobNotFound, ConfigError
 from blobpi.mirror.core.model import format_upload_time, parse_upload_time
+from blobpi.mirror.store.cas import ATTEMPTS, Codec, compare_and_swap
 from blobpi.mirror.store.protocol import BlobStore
 
 __all__ = [
@@ -48,7 +49,6 @@ SCOPES: tuple[Scope, ...] = ("read", "upload")
 TOKENS_BLOB = "state/tokens.json"
 _PREFIX = "bpi_"
 _ID_HEX = 12
-_ATTEMPTS = 20
 _DURATION_RE = re.compile(r"^(\d+)([hdw])$")
 _DURATION_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
@@ -195,8 +195,13 @@ class TokenFile:
             return {}, ""
         if blob is None:
             return None
+        return self._parse(blob.data), blob.info.etag
+
+    def _parse(self, data: bytes | None) -> dict[str, Token]:
+        if data is None:
+            return {}
         try:
-            return _load(blob.data), blob.info.etag
+            return _load(data)
         except (ValueError, KeyError, TypeError) as e:
             raise ConfigError(
                 f"the token store {self.description} is corrupt ({type(e).__name__}): "
@@ -215,24 +220,16 @@ class TokenFile:
         return info.etag
 
     async def update(
-        self, change: Callable[[dict[str, Token]], dict[str, Token]], attempts: int = _ATTEMPTS
+        self, change: Callable[[dict[str, Token]], dict[str, Token]], attempts: int = ATTEMPTS
     ) -> dict[str, Token]:
-        """Read-modify-write, retried when another writer got there first."""
+        """Read-modify-write by compare-and-swap, retried when another writer got there first."""
         if self._owned:
             await self.store.ensure()
-        for _ in range(attempts):
-            current = await self.read()
-            assert current is not None
-            tokens, etag = current
-            new = change(dict(tokens))
-            try:
-                await self.write(new, etag)
-            except (PreconditionFailed, BlobExists):
-                continue
-            return new
-        raise PreconditionFailed(
-            f"gave up changing {self.description} after {attempts} conflicting writes: rerun"
+        codec = Codec(self._parse, _dump)
+        _, after = await compare_and_swap(
+            self.store, self.path, codec, lambda ts: change(dict(ts)), attempts=attempts
         )
+        return after
 
     async def close(self) -> None:
         if self._owned:
