@@ -1,5 +1,6 @@
 """Pinned requirements: the hashed lock (``pip-compile --generate-hashes`` output) that an
-Azure ML environment installs. Pure: text in, frozen values out.
+Azure ML environment installs. Pure: text in, frozen values out; the file's shape (logical
+lines, comments, options) is read by ``mirror.core.requirements``, the rules are here.
 
 Every line must pin one version (PEP 440 ``==`` without a wildcard, or ``===``), because an
 environment built from the mirror must be reproducible and blob-URL mode needs one file per
@@ -20,11 +21,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.requirements import RequirementLine, read_lines
 
 __all__ = ["PinnedRequirement", "parse_requirements"]
 
-_HASH_RE = re.compile(r"^--hash[= ](\w+):([0-9a-fA-F]+)$")
-_OPTION_START = re.compile(r"\s+(?=--?[A-Za-z])")  # where pip's options begin on a line
+_HASH_RE = re.compile(r"(\w+):([0-9a-fA-F]+)")
 _HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
 
 
@@ -61,42 +62,20 @@ class PinnedRequirement:
         return self.marker is None or Marker(self.marker).evaluate(environment)
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """Join backslash continuations and drop comments, as pip reads a requirements file."""
-    lines: list[tuple[int, str]] = []
-    pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not pending:
-            start = number
-        line = re.sub(r"(^|\s+)#.*$", "", raw)
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        joined = (pending + line).strip()
-        pending = ""
-        if joined:
-            lines.append((start, joined))
-    if pending.strip():
-        lines.append((start, pending.strip()))
-    return lines
-
-
-def _parse_line(number: int, line: str, source: str) -> PinnedRequirement:
-    where = f"{source} line {number}"
-    if line.startswith("-"):
-        option = line.split()[0].split("=")[0]
+def _parse_line(line: RequirementLine, source: str) -> PinnedRequirement:
+    where = f"{source} line {line.number}"
+    if not line.requirement:
         raise ConfigError(
-            f"{where}: option {option!r} is not supported: the index is the mirror, which "
-            "the helper sets; remove the line (and -r/-e/-c includes: pass one flat lock)"
+            f"{where}: option {line.options[0].name or line.text.split()[0]!r} is not "
+            "supported: the index is the mirror, which the helper sets; remove the line "
+            "(and -r/-e/-c includes: pass one flat lock)"
         )
-    requirement_text, *rest = _OPTION_START.split(line, maxsplit=1)
-    options_text = rest[0] if rest else ""
     try:
-        req = Requirement(requirement_text)
+        req = Requirement(line.requirement)
     except InvalidRequirement as e:
         reason = str(e).splitlines()[0]
         raise ConfigError(
-            f"{where}: {requirement_text!r} is not a requirement ({reason}): write NAME==VERSION"
+            f"{where}: {line.requirement!r} is not a requirement ({reason}): write NAME==VERSION"
         ) from None
     if req.url:
         raise ConfigError(
@@ -106,7 +85,7 @@ def _parse_line(number: int, line: str, source: str) -> PinnedRequirement:
     specs = list(req.specifier)
     if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
         raise ConfigError(
-            f"{where}: {requirement_text!r} is not pinned: pin one version with '==' "
+            f"{where}: {line.requirement!r} is not pinned: pin one version with '==' "
             "(pip-compile --generate-hashes writes such a lock)"
         )
     if specs[0].operator == "==":
@@ -115,11 +94,11 @@ def _parse_line(number: int, line: str, source: str) -> PinnedRequirement:
         except InvalidVersion:
             raise ConfigError(f"{where}: {specs[0].version!r} is not a valid version") from None
     hashes: list[str] = []
-    for token in re.split(r"\s+(?=--)", options_text) if options_text else []:
-        match = _HASH_RE.match(token.strip())
+    for option in line.options:
+        match = _HASH_RE.fullmatch(option.value) if option.name == "--hash" else None
         if not match or match.group(1).lower() not in _HASH_ALGORITHMS:
             raise ConfigError(
-                f"{where}: {token.strip()[:60]!r} is not supported after a requirement: only "
+                f"{where}: {option.text[:60]!r} is not supported after a requirement: only "
                 f"--hash=ALGORITHM:HEX ({', '.join(_HASH_ALGORITHMS)}) may follow it"
             )
         hashes.append(f"{match.group(1).lower()}:{match.group(2).lower()}")
@@ -129,7 +108,7 @@ def _parse_line(number: int, line: str, source: str) -> PinnedRequirement:
         extras=tuple(sorted(req.extras)),
         marker=str(req.marker) if req.marker else None,
         hashes=tuple(hashes),
-        line_number=number,
+        line_number=line.number,
     )
 
 
@@ -139,7 +118,7 @@ def parse_requirements(text: str, source: str = "requirements") -> tuple[PinnedR
     >>> [r.pip_line for r in parse_requirements("Foo_Bar==1.0 \\\\\\n  --hash=sha256:AB")]
     ['foo-bar==1.0 --hash=sha256:ab']
     """
-    parsed = [_parse_line(number, line, source) for number, line in _logical_lines(text)]
+    parsed = [_parse_line(line, source) for line in read_lines(text)]
     if not parsed:
         raise ConfigError(f"{source} lists no requirements: give a pinned lock file")
     seen: dict[tuple[str, str | None], int] = {}

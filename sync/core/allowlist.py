@@ -1,9 +1,10 @@
 """The allow-list: ``allowlist.in`` (PEP 508 lines) and its hashed lock ``allowlist.txt``.
 
-Both are read by one parser, in the requirements-file syntax pip and pip-tools write: one
-PEP 508 requirement per logical line, ``\\`` continuations, ``#`` comments, and
-``--hash=sha256:<hex>`` options (pip's hash-checking mode). A hashed line names exactly the
-files that may be mirrored for its version; a ranged or bare line lets the sync filters choose.
+Both are read by ``mirror.core.requirements`` (pip's file syntax: logical lines, comments,
+options); this module adds the allow-list's rules: one PEP 508 requirement per line, no URL,
+no option lines, and only ``--hash=sha256:<hex>`` options (pip's hash-checking mode). A
+hashed line names exactly the files that may be mirrored for its version; a ranged or bare
+line lets the sync filters choose.
 Environment markers say which target needs a line; the mirror serves every target, so the
 sync ignores them.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -22,12 +22,11 @@ from packaging.version import Version
 
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.names import project_name
+from blobpi.mirror.core.requirements import RequirementLine, read_lines
 
-__all__ = ["Entry", "parse_allowlist", "read_allowlist"]
+__all__ = ["Entry", "parse_allowlist", "parse_entry", "read_allowlist"]
 
-_HASH_RE = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})(?=\s|$)")
-_ANY_HASH_RE = re.compile(r"--hash[= ]?(\S*)")
-_COMMENT_RE = re.compile(r"(^|\s)#.*$")
+_HASH_RE = re.compile(r"sha256:([0-9a-fA-F]{64})")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,68 +52,58 @@ class Entry:
         return None
 
 
-def _logical_lines(text: str, first_line: int = 1) -> Iterable[tuple[int, str]]:
-    pending, start = "", 0
-    for number, raw in enumerate(text.splitlines(), first_line):
-        line = _COMMENT_RE.sub("", raw).rstrip()
-        if not pending:
-            start = number
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        pending += line
-        if pending.strip():
-            yield start, pending.strip()
-        pending = ""
-    if pending.strip():
-        yield start, pending.strip()
+def parse_entry(line: RequirementLine, source: str = "allowlist") -> Entry:
+    """One logical line as an entry, or a ``ConfigError`` naming ``source`` and the line."""
+    where = f"{source}:{line.number}"
+    if not line.requirement:
+        raise ConfigError(
+            f"{where}: option {line.options[0].name or line.text.split()[0]!r} is not "
+            "supported: list requirements only (the upstream comes from --upstream or "
+            "blobpi.toml)"
+        )
+    hashes = set()
+    for option in line.options:
+        match = _HASH_RE.fullmatch(option.value) if option.name == "--hash" else None
+        if option.name == "--hash" and match is None:
+            raise ConfigError(
+                f"{where}: {option.text[:90]!r} is not a sha256 hash (--hash=sha256: "
+                "then 64 hex digits): copy the hash again from the upstream, or relock"
+            )
+        if match is None:
+            raise ConfigError(
+                f"{where}: {option.text[:90]!r} is not supported after a requirement: "
+                "only --hash=sha256:<hex> may follow it"
+            )
+        hashes.add(match[1].lower())
+    try:
+        requirement = Requirement(line.requirement)
+    except InvalidRequirement as e:
+        raise ConfigError(
+            f"{where}: {line.requirement[:80]!r} is not a PEP 508 requirement "
+            f"({str(e).splitlines()[0]}): write e.g. 'numpy>=1.26'"
+        ) from None
+    if requirement.url:
+        raise ConfigError(
+            f"{where}: {requirement.name!r} names a URL; the mirror takes "
+            "projects from the upstream index only: give a version instead"
+        )
+    project_name(requirement.name)  # the same checks as any user-given name
+    return Entry(
+        name=canonicalize_name(requirement.name),
+        specifier=requirement.specifier,
+        hashes=frozenset(hashes),
+        marker=str(requirement.marker) if requirement.marker else None,
+        text=line.requirement,
+    )
 
 
-def parse_allowlist(text: str, source: str = "allowlist", *, first_line: int = 1) -> list[Entry]:
-    """Entries in file order (``first_line``: the number of the text's first line in
-    ``source``, for messages).
+def parse_allowlist(text: str, source: str = "allowlist") -> list[Entry]:
+    """Entries in file order (``source`` names the file in messages).
 
     >>> [e.name for e in parse_allowlist("Ruamel.YAML>=0.18  # a comment\\nsix")]
     ['ruamel-yaml', 'six']
     """
-    entries = []
-    for number, line in _logical_lines(text, first_line):
-        hashes = frozenset(h.lower() for h in _HASH_RE.findall(line))
-        requirement_text = _HASH_RE.sub("", line).strip()
-        bad_hash = _ANY_HASH_RE.search(requirement_text)
-        if bad_hash:
-            raise ConfigError(
-                f"{source}:{number}: {bad_hash[0][:90]!r} is not a sha256 hash (--hash=sha256: "
-                "then 64 hex digits): copy the hash again from the upstream, or relock"
-            )
-        if requirement_text.startswith("-"):
-            raise ConfigError(
-                f"{source}:{number}: option {requirement_text.split()[0]!r} is not supported: "
-                "list requirements only (the upstream comes from --upstream or blobpi.toml)"
-            )
-        try:
-            requirement = Requirement(requirement_text)
-        except InvalidRequirement as e:
-            raise ConfigError(
-                f"{source}:{number}: {requirement_text[:80]!r} is not a PEP 508 requirement "
-                f"({str(e).splitlines()[0]}): write e.g. 'numpy>=1.26'"
-            ) from None
-        if requirement.url:
-            raise ConfigError(
-                f"{source}:{number}: {requirement.name!r} names a URL; the mirror takes "
-                "projects from the upstream index only: give a version instead"
-            )
-        project_name(requirement.name)  # the same checks as any user-given name
-        entries.append(
-            Entry(
-                name=canonicalize_name(requirement.name),
-                specifier=requirement.specifier,
-                hashes=hashes,
-                marker=str(requirement.marker) if requirement.marker else None,
-                text=requirement_text,
-            )
-        )
-    return entries
+    return [parse_entry(line, source) for line in read_lines(text)]
 
 
 def read_allowlist(path: Path) -> list[Entry]:

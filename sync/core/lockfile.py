@@ -16,8 +16,9 @@ from pathlib import Path
 from packaging.version import Version
 
 from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.requirements import read_lines
 from blobpi.sync.config import SyncConfig
-from blobpi.sync.core.allowlist import Entry, parse_allowlist
+from blobpi.sync.core.allowlist import parse_allowlist, parse_entry
 
 __all__ = ["Pin", "check_lock", "input_digest", "marker_for", "parse_lock", "render_lock"]
 
@@ -41,22 +42,16 @@ def parse_lock(text: str, source: str = "lock") -> list[Pin]:
     """Pins and their ``# via`` parents from a pip-tools/uv style lock (``source`` names it
     in errors)."""
     pins: list[Pin] = []
-    blocks: list[tuple[int, str, list[str]]] = []  # first line number, requirement, comments
-    for number, line in enumerate(text.splitlines(), 1):
-        if line and not line.startswith((" ", "#", "-")):
-            blocks.append((number, line, []))
-        elif blocks and line.lstrip().startswith("#"):
-            blocks[-1][2].append(line.lstrip(" #").strip())
-        elif blocks:
-            blocks[-1] = (blocks[-1][0], blocks[-1][1] + "\n" + line, blocks[-1][2])
-    for number, requirement, comments in blocks:
-        entry: Entry = parse_allowlist(requirement, source, first_line=number)[0]
-        via = {c.removeprefix("via").strip() for c in comments if c.removeprefix("via").strip()}
+    for line in read_lines(text):
+        if not line.requirement:
+            continue  # pip-compile's own option lines (--index-url...): the mirror sets those
+        entry = parse_entry(line, source)
+        via = {c.removeprefix("via").strip() for c in line.comments} - {""}
         pinned = entry.pinned
         if pinned is None:
             raise ConfigError(
-                f"{source}:{number}: {entry.text!r} is not an == pin, so {source} is not a "
-                "lock: pass a file written by 'blobpi lock' (allowlist.txt, not allowlist.in)"
+                f"{source}:{line.number}: {entry.text!r} is not an == pin, so {source} is not "
+                "a lock: pass a file written by 'blobpi lock' (allowlist.txt, not allowlist.in)"
             )
         pins.append(Pin(entry.name, str(pinned), entry.hashes, frozenset(via), marker=entry.marker))
     return pins

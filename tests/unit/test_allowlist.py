@@ -53,6 +53,9 @@ def test_parse_allowlist__lines(line: str, name: str, specifier: str, pinned: st
         ("pkg @ https://x/pkg.whl", "'pkg' names a URL"),
         ("-r other.in", "option '-r' is not supported"),
         ("six==1.17.0 --hash=sha256:zz", "'--hash=sha256:zz' is not a sha256 hash (--hash"),
+        ("six==1.17.0 --hash sha384:ab", "'--hash sha384:ab' is not a sha256 hash (--hash"),
+        ("six \\\n  --pre", "allowlist:1: '--pre' is not supported after a requirement"),
+        ("--index-url=https://u:p@x/simple", "allowlist:1: option '--index-url' is not supported"),
     ],
 )
 def test_parse_allowlist__refuses_with_line_numbers(text: str, message: str) -> None:
