@@ -3,8 +3,8 @@
 Blob-URL mode names one file per requirement, so the choice pip would make from an index is
 made here instead: among the files of the pinned version, the wheel whose tags (PEP 425, the
 platform tags of PEP 600) rank first for the target interpreter and platform, as
-``packaging.tags`` orders them. Markers (PEP 508) are evaluated for the target, not for the
-machine this runs on.
+``packaging.tags`` orders them (``mirror.core.tags``, which the sync filters share).
+Markers (PEP 508) are evaluated for the target, not for the machine this runs on.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
@@ -20,6 +20,7 @@ from blobpi.deploy.core.requirements import PinnedRequirement
 from blobpi.mirror.core.errors import ConfigError, InvalidName
 from blobpi.mirror.core.model import File, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
+from blobpi.mirror.core.tags import rank, supported_tags
 
 __all__ = ["DEFAULT_PLATFORM", "DEFAULT_PYTHON", "Target", "choose_wheel"]
 
@@ -69,17 +70,9 @@ class Target:
         major, minor = self.python.split(".")
         return int(major), int(minor)
 
-    def tags(self) -> list[Tag]:
+    def tags(self) -> tuple[Tag, ...]:
         """Supported tags, best first, as pip would rank them for this interpreter."""
-        platforms = _platforms(self.platform)
-        return [
-            *cpython_tags(self.version_info, platforms=platforms),
-            *compatible_tags(
-                self.version_info,
-                interpreter=f"cp{''.join(self.python.split('.'))}",
-                platforms=platforms,
-            ),
-        ]
+        return supported_tags(self.version_info, [*_platforms(self.platform), "any"])
 
     def marker_environment(self) -> dict[str, str]:
         """PEP 508 marker variables of the target (a Linux CPython)."""
@@ -123,14 +116,14 @@ def choose_wheel(page: ProjectPage | None, req: PinnedRequirement, target: Targe
             f"{len(page.files)} other file(s) of {req.name!r}: sync that version, or pin one "
             "the mirror holds"
         )
-    rank = {tag: i for i, tag in enumerate(target.tags())}
+    supported = target.tags()
     best: tuple[int, File] | None = None
     for file in versions:
         if not file.filename.endswith(".whl"):
             continue
-        scores = [rank[t] for t in parse_wheel_filename(file.filename)[3] if t in rank]
-        if scores and (best is None or min(scores) < best[0]):
-            best = (min(scores), file)
+        score = rank(parse_wheel_filename(file.filename)[3], supported)
+        if score is not None and (best is None or score < best[0]):
+            best = (score, file)
     if best is None:
         names = ", ".join(f.filename for f in versions)
         raise ConfigError(

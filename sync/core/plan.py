@@ -25,13 +25,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.tags import Tag
 from packaging.utils import NormalizedName, parse_wheel_filename
 from packaging.version import Version
 
 from blobpi.mirror.core.errors import InvalidName
 from blobpi.mirror.core.model import File
 from blobpi.mirror.core.names import check_blob_path, content_path, parse_distribution_filename
+from blobpi.mirror.core.tags import wheel_fits
 from blobpi.sync.config import Filters
 from blobpi.sync.core.allowlist import Entry
 
@@ -101,21 +101,6 @@ def blob_path_for(url: str, filename: str, sha256: str) -> str:
     return check_blob_path(content_path(sha256, filename))
 
 
-def _python_tag_ok(tag: Tag, version: tuple[int, int]) -> bool:
-    interpreter, major, minor = tag.interpreter, version[0], version[1]
-    if interpreter.startswith("py"):
-        digits = interpreter[2:]
-        return digits == str(major) or (
-            digits.startswith(str(major)) and digits[1:].isdigit() and int(digits[1:]) <= minor
-        )
-    if interpreter.startswith("cp") and interpreter[2:].isdigit():
-        wanted = f"{major}{minor}"
-        if tag.abi == "abi3":
-            return interpreter[2] == str(major) and int(interpreter[3:] or 0) <= minor
-        return interpreter[2:] == wanted
-    return False
-
-
 def _versions(filters: Filters) -> list[tuple[int, int]]:
     return [(int(v.split(".")[0]), int(v.split(".")[1])) for v in filters.python_versions]
 
@@ -124,12 +109,16 @@ def _tags_ok(filename: str, filters: Filters) -> bool:
     if not filename.endswith(".whl"):
         return filters.sdists
     _, _, _, tags = parse_wheel_filename(filename)
-    versions = _versions(filters)
-    return any(
-        any(fnmatch.fnmatchcase(tag.platform, p) for p in filters.platform_tags)
-        and any(_python_tag_ok(tag, v) for v in versions)
-        for tag in tags
+    # The filters name platforms by pattern (manylinux*_x86_64); the wheel's own platforms
+    # that match are the concrete ones its tags are checked against.
+    platforms = sorted(
+        {
+            t.platform
+            for t in tags
+            if any(fnmatch.fnmatchcase(t.platform, p) for p in filters.platform_tags)
+        }
     )
+    return bool(platforms) and any(wheel_fits(tags, v, platforms) for v in _versions(filters))
 
 
 def _requires_python_ok(file: File, filters: Filters) -> bool:
