@@ -15,6 +15,7 @@ MirrorError
  ├── PreconditionFailed                       an ETag-conditional write lost a race
  ├── HashMismatch           (ValueError)      bytes did not match the expected digest
  ├── StorageUnavailable                       the store cannot be reached or refused access
+ │    └── TokenStoreUnreadable                the server cannot read its tokens to check one
  ├── AuthError                                a request the server's auth refuses
  │    ├── Unauthenticated                     no, unknown or expired token (HTTP 401, challenge)
  │    ├── AccessDenied      (PermissionError) the token's scope or project does not cover it (403)
@@ -50,6 +51,7 @@ __all__ = [
     "PreconditionFailed",
     "ProjectNotFound",
     "StorageUnavailable",
+    "TokenStoreUnreadable",
     "TooManyFailures",
     "Unauthenticated",
     "UploadConflict",
@@ -106,6 +108,10 @@ class HashMismatch(MirrorError, ValueError):
 
 
 class StorageUnavailable(MirrorError):
+    pass
+
+
+class TokenStoreUnreadable(StorageUnavailable):
     pass
 
 
