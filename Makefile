@@ -57,6 +57,7 @@ lint: venv $(TYPECHECK)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: venv azurite tools lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -106,8 +106,7 @@ async def wheel_urls_for(
     if not all(isinstance(r, PinnedRequirement) for r in reqs):
         raise ConfigError("wheel_urls_for takes a lock file or parsed requirements")
     environ = os.environ if environ is None else environ
-    store = open_store(container_url, environ)
-    try:
+    async with open_store(container_url, environ) as store:
         return await wheel_urls(
             store,
             [r for r in reqs if isinstance(r, PinnedRequirement)],
@@ -115,8 +114,6 @@ async def wheel_urls_for(
             environ=environ,
             lifetime=parse_lifetime(expiry),
         )
-    finally:
-        await store.close()
 
 
 async def add_private_wheel(
@@ -135,13 +132,10 @@ async def add_private_wheel(
     name = parse_distribution_filename(wheel.name).name
     lifetime = parse_lifetime(expiry)
     environ = os.environ if environ is None else environ
-    store = open_store(container_url, environ)
-    try:
+    async with open_store(container_url, environ) as store:
         # Sign first: a store that cannot sign URLs must not get the upload either.
         signer, until = await signer_for(store, environ, dt.datetime.now(dt.UTC), lifetime)
         await store.ensure()
         with wheel.open("rb") as f:
             published = await publish(store, wheel.name, f, max_bytes=max_bytes)
         return url_line(name, published.file, signer, until)
-    finally:
-        await store.close()

@@ -1,0 +1,1 @@
+"""blobpi's tests: unit (pure), integration (real Azurite and clients), deploy (linters)."""

@@ -63,9 +63,6 @@ def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSpec:
 
 @pytest.fixture
 async def store(store_spec: StoreSpec) -> AsyncIterator[BlobStore]:
-    opened = store_spec.open()
-    await opened.ensure()
-    try:
+    async with store_spec.open() as opened:
+        await opened.ensure()
         yield opened
-    finally:
-        await opened.close()

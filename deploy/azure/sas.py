@@ -131,15 +131,15 @@ async def signer_for(
     store: BlobStore, environ: Mapping[str, str], now: dt.datetime, lifetime: dt.timedelta
 ) -> tuple[Signer, dt.datetime]:
     """A signer for the store's container and the bucketed expiry to sign with."""
-    from blobpi.mirror.store.azureblob import AzureStore, account_of, parse_container_url
+    from blobpi.mirror.store.azureblob import account_of, parse_container_url
 
-    if not isinstance(store, AzureStore):
+    access = store.signing()
+    if access is None:
         raise ConfigError(
             "blob URLs need the mirror's container, not a directory: give --storage "
             "https://ACCOUNT.blob.core.windows.net/CONTAINER"
         )
-    client = store.container_client
-    container_url = store.description
+    container_url = access.container_url
     start, expiry = bucketed_window(now, lifetime)
     key = _account_key(environ)
     if key is not None:
@@ -149,7 +149,7 @@ async def signer_for(
                 f"in {account_of(container_url)!r}: use the connection string of that account"
             )
         return Signer(key[0], container_url, account_key=key[1]), expiry
-    if "sig=" in (client.url.partition("?")[2]):
+    if access.is_sas:
         raise ConfigError(
             "a SAS container URL cannot sign other URLs: give the plain container URL and "
             "sign in with an Entra identity (az login, or a managed identity)"
@@ -157,7 +157,7 @@ async def signer_for(
     from azure.storage.blob.aio import BlobServiceClient
 
     account_url, _ = parse_container_url(container_url)
-    service = BlobServiceClient(account_url, credential=client.credential)
+    service = BlobServiceClient(account_url, credential=access.credential)
     try:
         return await delegation_signer(service, container_url, start, expiry), expiry
     finally:

@@ -17,7 +17,7 @@ from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
 from blobpi.deploy.core.requirements import PinnedRequirement
-from blobpi.mirror.core.errors import ConfigError, InvalidName
+from blobpi.mirror.core.errors import ConfigError, HashMismatch, InvalidName, NotInMirror
 from blobpi.mirror.core.model import File, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
 from blobpi.mirror.core.tags import rank, supported_tags
@@ -100,18 +100,18 @@ class Target:
 def choose_wheel(page: ProjectPage | None, req: PinnedRequirement, target: Target) -> File:
     """The file of ``req``'s pinned version that pip would pick on ``target``.
 
-    Raises ``ConfigError`` naming the cause: no such project or version in the mirror, no
-    wheel for the target, or a wheel whose sha256 is not among the lock's hashes.
+    Raises ``NotInMirror`` naming the cause (no such project or version in the mirror, no
+    wheel for the target), or ``HashMismatch`` for a wheel whose sha256 the lock does not allow.
     """
     if page is None:
-        raise ConfigError(
+        raise NotInMirror(
             f"{req.name!r} (line {req.line_number}) is not in the mirror: add it to the "
             "allow-list and sync, or upload it"
         )
     pinned = Version(req.version)
     versions = [f for f in page.files if _file_version(f.filename) == pinned]
     if not versions:
-        raise ConfigError(
+        raise NotInMirror(
             f"{req.name} {req.version} (line {req.line_number}) is not in the mirror, which has "
             f"{len(page.files)} other file(s) of {req.name!r}: sync that version, or pin one "
             "the mirror holds"
@@ -126,14 +126,14 @@ def choose_wheel(page: ProjectPage | None, req: PinnedRequirement, target: Targe
             best = (score, file)
     if best is None:
         names = ", ".join(f.filename for f in versions)
-        raise ConfigError(
+        raise NotInMirror(
             f"no wheel of {req.name} {req.version} fits {target} (the mirror has: {names}): "
             "mirror a wheel for that target, or use index-URL mode"
         )
     chosen = best[1]
     allowed = req.sha256s()
     if req.hashes and chosen.sha256 not in allowed:
-        raise ConfigError(
+        raise HashMismatch(
             f"{chosen.filename} in the mirror has sha256 {chosen.sha256}, which line "
             f"{req.line_number} does not allow: re-lock, or check the mirror's copy"
         )

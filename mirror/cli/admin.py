@@ -91,12 +91,9 @@ def _with_store(
     settings = _settings(args, environ)
 
     async def _run() -> T:
-        store = open_store(settings.storage, settings.environ)
-        try:
+        async with open_store(settings.storage, settings.environ) as store:
             await store.ensure()
             return await work(settings, store)
-        finally:
-            await store.close()
 
     return anyio.run(_run)
 

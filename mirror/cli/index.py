@@ -68,8 +68,7 @@ def _upload(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             raise ConfigError(f"{str(path)!r} is not a file: give the path of a wheel or sdist")
 
     async def _run() -> None:
-        store = open_store(settings.storage, settings.environ)
-        try:
+        async with open_store(settings.storage, settings.environ) as store:
             await store.ensure()
             for path in args.files:
                 with path.open("rb") as f:
@@ -82,8 +81,6 @@ def _upload(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                     )
                 verb = "uploaded" if result.created else "already present, unchanged:"
                 print(f"{verb} {path.name} (sha256 {result.file.sha256})")
-        finally:
-            await store.close()
 
     anyio.run(_run)
     return 0

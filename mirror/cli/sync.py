@@ -86,11 +86,8 @@ def _sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     entries = read_allowlist(config.allowlist)
 
     async def _run() -> Report:
-        store = open_store(settings.storage, settings.environ)
-        try:
+        async with open_store(settings.storage, settings.environ) as store:
             return await run_sync(store, config, entries, dry_run=args.dry_run, wait=args.wait)
-        finally:
-            await store.close()
 
     report = anyio.run(_run)
     if args.report:

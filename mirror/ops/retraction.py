@@ -20,6 +20,7 @@ from blobpi.mirror.core.errors import (
     BlobNotFound,
     ConfigError,
     InvalidName,
+    OperationRefused,
     ProjectNotFound,
 )
 from blobpi.mirror.core.model import File, ProjectList, ProjectPage
@@ -114,7 +115,7 @@ async def yank(
 ) -> list[str]:
     """Yank a release (or one file of it) with ``reason``; the filenames yanked."""
     if not reason.strip():
-        raise ConfigError("a yank needs a reason (PEP 592): pass --reason 'why'")
+        raise OperationRefused("a yank needs a reason (PEP 592): pass --reason 'why'")
     names = [f.filename for f in select_files(await _page(store, name), version, filename)]
     before, after = await change_record(
         store, yanks_path(name), lambda r: {**r, **dict.fromkeys(names, reason.strip())}
@@ -132,7 +133,7 @@ async def unyank(
     names = [f.filename for f in files if f.filename in record]
     if not names:
         upstream = any(f.yanked is not False for f in files)
-        raise ConfigError(
+        raise OperationRefused(
             f"{name}=={version} has no yank of blobpi's own to undo"
             + (": upstream yanked it, and upstream's yanks are kept" if upstream else "")
         )
@@ -152,7 +153,7 @@ async def _check_private(store: BlobStore, page: ProjectPage, files: list[File])
             except BlobNotFound:
                 pass
         if origin != "private":
-            raise ConfigError(
+            raise OperationRefused(
                 f"{f.filename!r} is mirrored, and delete removes private files only: drop "
                 f"the release from the allow-list (the sync prunes it), or yank it"
             )

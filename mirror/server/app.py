@@ -4,7 +4,8 @@ Routes: ``/simple/`` and ``/simple/<project>/`` (PEP 503 HTML or PEP 691 JSON by
 negotiation, ``Vary: Accept``, non-canonical names redirected), ``/packages/...`` (files,
 PEP 658 ``.metadata``, PEP 740 ``.provenance``: streamed, ``Range``, ``ETag``), ``/health``,
 and ``/``, a landing page for people; ``POST /`` is the upload API (``upload_api``), and
-``auth`` guards everything but ``/health``. Pages come from ``PageCache``; nothing is rendered
+``auth`` guards everything but ``/health``. Errors are raised typed and answered by the one
+table in ``responses``. Pages come from ``PageCache``; nothing is rendered
 or listed per request. Start it with
 ``uvicorn --factory blobpi.mirror.server.app:create_app``.
 """
@@ -14,12 +15,10 @@ from __future__ import annotations
 import contextlib
 import html
 import json
-import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
@@ -28,9 +27,9 @@ from starlette.routing import Route
 from blobpi.mirror.core.errors import (
     BlobNotFound,
     InvalidName,
+    NotAcceptable,
     ProjectNotFound,
     StorageUnavailable,
-    UpstreamUnavailable,
 )
 from blobpi.mirror.core.http import Unsatisfiable, accepts_gzip, etag_matches, parse_range
 from blobpi.mirror.core.model import ProjectList
@@ -41,6 +40,7 @@ from blobpi.mirror.ops.tokens import TokenFile
 from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
 from blobpi.mirror.server.cache import CachedPage, PageCache
 from blobpi.mirror.server.metrics import Metrics, MetricsMiddleware
+from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.upload_api import upload
 from blobpi.mirror.settings import Settings
 from blobpi.mirror.store.pages import page_path
@@ -54,8 +54,6 @@ _EMPTY_ROOT = {
     Format.HTML: CachedPage.of(render_index_html(ProjectList())),
 }
 _ENCODED_SEPARATORS = (b"%2f", b"%5c", b"%00", b"%2e")
-_NOSNIFF = {"X-Content-Type-Options": "nosniff"}  # error text is never run as a page
-_log = logging.getLogger("blobpi.server")
 
 
 def _state(request: Request) -> tuple[BlobStore, PageCache]:
@@ -68,8 +66,7 @@ def _page_format(request: Request) -> Format:
         format_param = format_param.replace(" ", "+")
     fmt = select_format(request.headers.get("accept"), format_param)
     if fmt is None:
-        raise HTTPException(
-            406,
+        raise NotAcceptable(
             "none of the formats in Accept is served: ask for "
             "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html "
             "or text/html",
@@ -209,26 +206,6 @@ async def landing(request: Request) -> Response:
     return Response(body, media_type="text/html; charset=utf-8")
 
 
-def _error(status: int, public_message: str | None = None) -> object:
-    """An exception handler. Errors that would reveal where the store is (a path, an account
-    URL) answer with ``public_message`` and are logged in full instead."""
-
-    async def handler(request: Request, exc: Exception) -> Response:
-        if public_message is not None:
-            if status >= 500:
-                _log.error("%s %s: %s", request.method, request.url.path, exc)
-            return PlainTextResponse(public_message, status_code=status, headers=_NOSNIFF)
-        return PlainTextResponse(f"{exc}\n", status_code=status, headers=_NOSNIFF)
-
-    return handler
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    headers = {**(exc.headers or {}), **_NOSNIFF}
-    return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code, headers=headers)
-
-
 def create_app(settings: Settings | None = None, store: BlobStore | None = None) -> Starlette:
     """The ASGI app; with no arguments it reads ``BLOBPI_*`` from the environment."""
     settings = settings or Settings.from_env(os.environ)
@@ -258,19 +235,11 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         Route("/simple/{project}/", project_page, methods=methods),
         Route("/packages/{path:path}", package_file, methods=methods),
     ]
-    handlers = {
-        ProjectNotFound: _error(404),
-        BlobNotFound: _error(404, "not found\n"),
-        InvalidName: _error(404),
-        StorageUnavailable: _error(503, "the index's storage is unavailable; retry later\n"),
-        UpstreamUnavailable: _error(502),
-        HTTPException: _http_error,
-    }
     counters = Metrics()
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers=handlers,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         # outermost first: refused requests are counted too
         middleware=[Middleware(MetricsMiddleware, metrics=counters), Middleware(AuthMiddleware)],
     )

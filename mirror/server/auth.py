@@ -8,10 +8,11 @@ is the password and the user name is ignored (``__token__`` by convention). Poli
 - everything else needs scope ``read`` unless anonymous read is on
   (``BLOBPI_ANONYMOUS_READ``; by default on only when the server listens on loopback).
 
-No credentials: 401 with ``WWW-Authenticate: Basic realm="blobpi"`` (pip and uv then try
-netrc and keyring). Bad credentials: 401 and a failure counted against the client address;
-past ``BLOBPI_AUTH_FAILURE_LIMIT`` failures a minute the client gets 429 without a check.
-Wrong scope or project: 403. Nothing here logs or echoes what the client sent.
+No or bad credentials raise ``Unauthenticated`` (401 with ``WWW-Authenticate``; bad ones
+count as a failure against the client address); past ``BLOBPI_AUTH_FAILURE_LIMIT`` failures
+a minute the client gets ``TooManyFailures`` (429) without a check; wrong scope or project
+is ``AccessDenied`` (403). Statuses and headers come from ``responses``, the one table.
+Nothing here logs or echoes what the client sent.
 """
 
 from __future__ import annotations
@@ -27,19 +28,25 @@ from collections.abc import Callable
 
 from packaging.utils import NormalizedName
 from starlette.datastructures import Headers
-from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from blobpi.mirror.core.errors import InvalidName, MirrorError
+from blobpi.mirror.core.errors import (
+    AccessDenied,
+    InvalidName,
+    MirrorError,
+    TokenStoreUnreadable,
+    TooManyFailures,
+    Unauthenticated,
+)
 from blobpi.mirror.core.names import parse_distribution_filename, project_name
 from blobpi.mirror.ops.tokens import Scope as TokenScope
 from blobpi.mirror.ops.tokens import Token, TokenFile, check_token
+from blobpi.mirror.server.responses import error_response
 
 __all__ = ["AuthMiddleware", "FailureLimiter", "TokenCache", "required_scope"]
 
 log = logging.getLogger(__name__)
 
-_CHALLENGE = {"WWW-Authenticate": 'Basic realm="blobpi"'}
 _USE_INTERVAL = dt.timedelta(hours=1)  # last use is recorded at most this often per token
 _MAX_CLIENTS = 10_000
 
@@ -165,10 +172,6 @@ def _touched(tokens: dict[str, Token], token_id: str, now: dt.datetime) -> dict[
     return tokens
 
 
-def _deny(status: int, message: str, headers: dict[str, str] | None = None) -> PlainTextResponse:
-    return PlainTextResponse(message + "\n", status_code=status, headers=headers)
-
-
 class AuthMiddleware:
     """Pure ASGI middleware (no body buffering), so uploads and downloads still stream.
 
@@ -183,43 +186,40 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        response = await self._check(scope)
-        if response is not None:
-            await response(scope, receive, send)
+        try:
+            await self._check(scope)
+        except MirrorError as e:  # outside Starlette's handlers, so answered from the table here
+            await error_response(scope["method"], scope["path"], e)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    async def _check(self, scope: Scope) -> PlainTextResponse | None:
+    async def _check(self, scope: Scope) -> None:
         state = scope["app"].state
         settings = state.settings
         need = required_scope(scope["method"], scope["path"])
         if need is None or (need == "read" and settings.allows_anonymous_read):
-            return None
+            return
         if self.limiter is None:
             self.limiter = FailureLimiter(settings.auth_failure_limit)
         client = scope["client"][0] if scope.get("client") else "unknown"
         retry = self.limiter.retry_after(client)
         if retry is not None:
-            return _deny(
-                429,
+            raise TooManyFailures(
                 "too many failed authentications from this address: wait, then retry "
                 "with a valid token",
-                {"Retry-After": str(retry)},
+                retry,
             )
         password = basic_password(Headers(scope=scope).get("authorization"))
         if password is None:
-            return _deny(
-                401,
+            raise Unauthenticated(
                 f"authentication required ({need}): send a token as the password of HTTP "
-                "basic auth, user __token__; create one with 'blobpi token create'",
-                _CHALLENGE,
+                "basic auth, user __token__; create one with 'blobpi token create'"
             )
         cache: TokenCache = state.tokens
         try:
             tokens = await cache.tokens()
-        except MirrorError as e:  # our messages carry no secrets
-            log.warning("cannot read the token store: %s", e)
-            return _deny(503, f"cannot check the token: {e}")
+        except MirrorError as e:
+            raise TokenStoreUnreadable(f"cannot check the token: {e}") from e
         token = check_token(tokens, password)
         now = dt.datetime.now(dt.UTC)
         if token is None or token.expired(now):
@@ -229,19 +229,17 @@ class AuthMiddleware:
                 if token is not None and token.expires is not None
                 else "the token is not valid (unknown, revoked or mistyped)"
             )
-            return _deny(401, f"{why}: create a new one with 'blobpi token create'", _CHALLENGE)
+            raise Unauthenticated(f"{why}: create a new one with 'blobpi token create'")
         if not token.allows(need):
-            return _deny(
-                403,
+            raise AccessDenied(
                 f"token {token.id} ({token.name!r}) has scope {token.scope!r}, and this needs "
                 f"{need!r}: create one with 'blobpi token create --scope {need}'",
             )
         wanted = path_project(scope["path"]) if need == "read" else None
         if token.project and wanted and wanted != token.project:
-            return _deny(403, _project_message(token, wanted))
+            raise AccessDenied(_project_message(token, wanted))
         scope["blobpi.token"] = token
         await cache.record_use(token, now)
-        return None
 
 
 def _project_message(token: Token, wanted: str) -> str:
@@ -251,8 +249,7 @@ def _project_message(token: Token, wanted: str) -> str:
     )
 
 
-def check_project(token: Token | None, project: NormalizedName) -> str | None:
-    """Why ``token`` may not upload to ``project``, or None if it may."""
+def check_project(token: Token | None, project: NormalizedName) -> None:
+    """Raise ``AccessDenied`` if ``token`` may not upload to ``project``."""
     if token is not None and token.project and token.project != project:
-        return _project_message(token, project)
-    return None
+        raise AccessDenied(_project_message(token, project))

@@ -6,7 +6,8 @@ core metadata as fields (``name``, ``version``, ...), the digests the client com
 (the protocol warehouse documents as "legacy"). The body streams to a spooled temporary file
 and is cut off as soon as it passes the size limit, so memory stays bounded; then every
 digest the client sent is checked against the bytes and ``ops.publish.publish`` does the
-rest (filename and metadata agree, write-once, PEP 658 file, pages). Failures answer with one
+rest (filename and metadata agree, write-once, PEP 658 file, pages). Failures raise typed
+errors (``UploadRejected`` and its kinds) that the server's one table answers with one
 line in the body (``uv publish`` prints it; ``twine upload --verbose`` does) and leave the
 container as it was.
 """
@@ -28,8 +29,6 @@ from starlette.types import Message, Receive
 
 from blobpi.mirror.core.errors import (
     InvalidName,
-    UploadConflict,
-    UploadForbidden,
     UploadRejected,
     UploadTooLarge,
 )
@@ -44,13 +43,6 @@ __all__ = ["upload"]
 log = logging.getLogger(__name__)
 
 _FORM_ALLOWANCE = 4 * 1024 * 1024  # metadata fields (a long description) beside the file
-_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (UploadTooLarge, 413),
-    (UploadConflict, 409),
-    (UploadForbidden, 403),
-    (UploadRejected, 400),
-    (InvalidName, 400),
-)
 _DIGESTS = {"md5_digest": "md5", "blake2_256_digest": "blake2b_256"}
 
 
@@ -74,13 +66,8 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return wrapped
 
 
-def _fail(status: int, message: str) -> Response:
-    return PlainTextResponse(message + "\n", status_code=status)
-
-
-def _too_large(settings: Settings) -> Response:
-    return _fail(
-        413,
+def _too_large(settings: Settings) -> UploadTooLarge:
+    return UploadTooLarge(
         f"the upload is over the limit of {settings.max_upload_bytes} bytes: raise "
         "BLOBPI_MAX_UPLOAD_BYTES on the server if it must be stored",
     )
@@ -89,26 +76,27 @@ def _too_large(settings: Settings) -> Response:
 async def upload(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return _fail(
-            400,
+        raise UploadRejected(
             "malformed upload: expected a multipart/form-data body: upload with "
-            "'twine upload' or 'uv publish'",
+            "'twine upload' or 'uv publish'"
         )
     limit = settings.max_upload_bytes + _FORM_ALLOWANCE
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:  # refuse before reading a byte of it
-        return _too_large(settings)
+        raise _too_large(settings)
     limited = Request(request.scope, _limited(request.receive, limit))
     try:
         form = await limited.form(max_files=2)
     except _TooLarge:
-        return _too_large(settings)
+        raise _too_large(settings) from None
     except HTTPException as e:  # python-multipart could not parse the body
-        return _fail(
-            400, f"malformed upload: {e.detail} Upload with 'twine upload' or 'uv publish'"
-        )
+        raise UploadRejected(
+            f"malformed upload: {e.detail} Upload with 'twine upload' or 'uv publish'"
+        ) from e
     except ClientDisconnect:
-        return _fail(400, "malformed upload: the client went away before the body ended")
+        raise UploadRejected(
+            "malformed upload: the client went away before the body ended"
+        ) from None
     try:
         return await _publish(request, settings, form)
     finally:
@@ -135,42 +123,44 @@ def _field(form: FormData, key: str) -> str | None:
 async def _publish(request: Request, settings: Settings, form: FormData) -> Response:
     action = _field(form, ":action")
     if action != "file_upload":
-        return _fail(
-            400,
+        raise UploadRejected(
             f"unsupported :action {(action or '')[:40]!r}: this index takes file_upload "
-            "('twine upload', 'uv publish')",
+            "('twine upload', 'uv publish')"
         )
     if _field(form, "protocol_version") not in (None, "1"):
-        return _fail(400, "unsupported protocol_version: this index speaks version 1")
+        raise UploadRejected("unsupported protocol_version: this index speaks version 1")
     content = form.get("content")
     if not isinstance(content, UploadFile) or not content.filename:
-        return _fail(400, "malformed upload: no file in the 'content' field")
+        raise UploadRejected("malformed upload: no file in the 'content' field")
     filename = content.filename
-    try:
-        dist = parse_distribution_filename(filename)
-        denied = check_project(request.scope.get("blobpi.token"), dist.name)
-        if denied:
-            return _fail(403, denied)
-        _check_fields(form, filename, dist.name, dist.version)
-        sent = {_DIGESTS[k]: v.lower() for k in _DIGESTS if (v := _field(form, k))}
-        actual = await anyio.to_thread.run_sync(_digests, content.file, list(sent))
-        for algorithm, digest in sent.items():
-            if actual[algorithm] != digest:
-                raise UploadRejected(
-                    f"{filename!r}: the {algorithm} the client sent does not match the "
-                    "bytes received: upload again"
-                )
-        result = await publish(
-            request.app.state.store,
-            filename,
-            content.file,
-            max_bytes=settings.max_upload_bytes,
-            expected_sha256=_field(form, "sha256_digest"),
-            shared_names=settings.shared_names,
-        )
-    except (UploadRejected, InvalidName) as e:
-        status = next(code for kind, code in _STATUS if isinstance(e, kind))
-        return _fail(status, str(e))
+    try:  # in an upload a bad name is a bad request (400), not a missing page (404)
+        return await _store(request, settings, form, content, filename)
+    except InvalidName as e:
+        raise UploadRejected(str(e)) from e
+
+
+async def _store(
+    request: Request, settings: Settings, form: FormData, content: UploadFile, filename: str
+) -> Response:
+    dist = parse_distribution_filename(filename)
+    check_project(request.scope.get("blobpi.token"), dist.name)
+    _check_fields(form, filename, dist.name, dist.version)
+    sent = {_DIGESTS[k]: v.lower() for k in _DIGESTS if (v := _field(form, k))}
+    actual = await anyio.to_thread.run_sync(_digests, content.file, list(sent))
+    for algorithm, digest in sent.items():
+        if actual[algorithm] != digest:
+            raise UploadRejected(
+                f"{filename!r}: the {algorithm} the client sent does not match the "
+                "bytes received: upload again"
+            )
+    result = await publish(
+        request.app.state.store,
+        filename,
+        content.file,
+        max_bytes=settings.max_upload_bytes,
+        expected_sha256=_field(form, "sha256_digest"),
+        shared_names=settings.shared_names,
+    )
     token = request.scope.get("blobpi.token")
     log.info(
         "upload %s %s (token %s)",

@@ -14,11 +14,13 @@ import contextlib
 import hashlib
 import io
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import anyio
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
@@ -40,7 +42,15 @@ from blobpi.mirror.core.errors import (
     PreconditionFailed,
     StorageUnavailable,
 )
-from blobpi.mirror.store.protocol import CHUNK_SIZE, Blob, BlobInfo, Data, redact_url
+from blobpi.mirror.store.lease import DURATION, POLL, held
+from blobpi.mirror.store.protocol import (
+    CHUNK_SIZE,
+    Blob,
+    BlobInfo,
+    Data,
+    SigningAccess,
+    redact_url,
+)
 
 __all__ = ["AzureStore", "parse_container_url"]
 
@@ -165,10 +175,12 @@ class AzureStore:
     def description(self) -> str:
         return self._where
 
-    @property
-    def container_client(self) -> ContainerClient:
-        """The SDK client, for the few Azure-only features (SAS, leases) built on top."""
-        return self._container
+    def signing(self) -> SigningAccess:
+        return SigningAccess(
+            self._where,
+            self._container.credential,
+            is_sas="sig=" in self._container.url.partition("?")[2],
+        )
 
     async def _call(self, path: str, operation: Callable[[], Awaitable[T]]) -> T:
         with self._translated(path):
@@ -338,9 +350,66 @@ class AzureStore:
             kwargs = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
         await self._call(path, lambda: blob.delete_blob(**kwargs))
 
+    @contextlib.asynccontextmanager
+    async def lease(self, path: str, *, wait: float) -> AsyncIterator[None]:
+        """A blob lease, renewed in the background; a crashed holder's lapses by itself."""
+        blob = self._container.get_blob_client(path)
+        try:
+            await blob.upload_blob(b"", overwrite=False)  # the lease needs a blob to hold
+        except HttpResponseError as e:
+            # 409 (it exists) or 412 (it exists and another sync leases it) are what we want
+            if e.status_code not in (409, 412):
+                with self._translated(path):
+                    raise
+        except AzureError:
+            with self._translated(path):
+                raise
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                lease = await blob.acquire_lease(lease_duration=DURATION)
+                break
+            except HttpResponseError as e:
+                if e.status_code != 409:  # 409: LeaseAlreadyPresent, another sync holds it
+                    with self._translated(path):
+                        raise
+                if time.monotonic() >= deadline:
+                    raise held(path, self._where, wait) from e
+                await anyio.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
+
+        async def _renew() -> None:
+            while True:
+                await anyio.sleep(DURATION / 3)
+                try:
+                    await lease.renew()
+                except AzureError as e:
+                    raise StorageUnavailable(
+                        f"lost the lease {path!r} in {self._where} ({type(e).__name__}): "
+                        "nothing more is written; rerun the sync"
+                    ) from e
+
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(_renew)
+                try:
+                    yield
+                finally:
+                    group.cancel_scope.cancel()
+        finally:
+            # Best effort: a lease that cannot be released lapses within DURATION by itself,
+            # and a failed release must not hide the block's own outcome.
+            with anyio.CancelScope(shield=True), contextlib.suppress(AzureError):
+                await lease.release()
+
     async def close(self) -> None:
         for closer in self._closers:
             await closer.close()
+
+    async def __aenter__(self) -> AzureStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 def _check(path: str, digest: Any, expected: str | None) -> None:

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import stat as stat_mode
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -34,6 +35,7 @@ from blobpi.mirror.core.errors import (
     PreconditionFailed,
     StorageUnavailable,
 )
+from blobpi.mirror.store.lease import POLL, held
 from blobpi.mirror.store.protocol import CHUNK_SIZE, Blob, BlobInfo, Data
 
 __all__ = ["LocalStore"]
@@ -291,5 +293,34 @@ class LocalStore:
 
         await anyio.to_thread.run_sync(_delete)
 
+    @contextlib.asynccontextmanager
+    async def lease(self, path: str, *, wait: float) -> AsyncIterator[None]:
+        """An ``flock`` on the lease file: the kernel releases it when the process dies."""
+        target = self._path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise held(path, str(self.root), wait) from None
+                    await anyio.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def signing(self) -> None:
+        return None  # files in a directory have no URL to sign
+
     async def close(self) -> None:
         return None
+
+    async def __aenter__(self) -> LocalStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

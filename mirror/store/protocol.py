@@ -11,14 +11,18 @@ both:
 - ``put(..., sha256=hex)`` streams the data through a digest and commits nothing unless it
   matches (``HashMismatch``); large data streams in constant memory, both ways.
 - Errors are translated at this edge: ``BlobNotFound``, ``StorageUnavailable``.
+- ``lease(path, wait=...)`` holds the one writer's lock (``LeaseHeld`` when another holds
+  it); ``signing()`` says how to sign URLs to its blobs, or None where they have none.
+- A store is an async context manager: ``async with open_store(...) as store:`` closes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from typing import Protocol
+from typing import Any, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
@@ -27,6 +31,7 @@ __all__ = [
     "BlobInfo",
     "BlobStore",
     "Data",
+    "SigningAccess",
     "open_store",
     "redact_url",
 ]
@@ -48,6 +53,17 @@ class BlobInfo:
 class Blob:
     info: BlobInfo
     data: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SigningAccess:
+    """What signing read URLs for a store's blobs needs (``deploy/azure/sas.py``): its
+    container URL (no credentials) and the credential it authenticates with, opaque here so
+    this layer names no SDK. ``is_sas``: that credential is itself a SAS, which cannot sign."""
+
+    container_url: str
+    credential: Any  # the SDK credential object; Any so this layer names no SDK type
+    is_sas: bool = False
 
 
 class BlobStore(Protocol):
@@ -86,7 +102,19 @@ class BlobStore(Protocol):
 
     async def delete(self, path: str, *, if_match: str | None = None) -> None: ...
 
+    def lease(self, path: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the single writer's lease on ``path`` for a block; ``LeaseHeld`` if another
+        writer still holds it after ``wait`` seconds (see ``lease``)."""
+
+    def signing(self) -> SigningAccess | None:
+        """How to sign URLs to this store's blobs, or None (a directory has no URLs)."""
+
     async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Close the store (``close``)."""
 
 
 def redact_url(url: str) -> str:

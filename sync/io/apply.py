@@ -23,7 +23,7 @@ import anyio
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from blobpi.mirror.core.errors import BlobNotFound, MirrorError
+from blobpi.mirror.core.errors import BlobNotFound, MirrorError, UpstreamUnreachable
 from blobpi.mirror.core.model import File, Origin, ProjectList, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
 from blobpi.mirror.ops.yanks import apply_yanks, read_yanks
@@ -37,7 +37,7 @@ from blobpi.sync.core.plan import ProjectPlan, inputs_digest, plan_project, shar
 from blobpi.sync.io.fetch import fetch_file
 from blobpi.sync.io.prune import delete_due, remember, remove_project
 from blobpi.sync.io.report import CountingStore, Progress, Report
-from blobpi.sync.io.upstream import Upstream, UpstreamUnreachable
+from blobpi.sync.io.upstream import Upstream
 
 __all__ = ["run_sync"]
 

@@ -4,6 +4,7 @@ terminal progress line, and the count of writes it made to the store."""
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
 import json
 import sys
@@ -11,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TextIO
 
-from blobpi.mirror.store.protocol import Blob, BlobInfo, BlobStore, Data
+from blobpi.mirror.store.protocol import Blob, BlobInfo, BlobStore, Data, SigningAccess
 
 __all__ = ["CountingStore", "Progress", "Report"]
 
@@ -149,5 +150,17 @@ class CountingStore:
         await self.inner.delete(path, if_match=if_match)
         self.writes += 1
 
+    def lease(self, path: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.inner.lease(path, wait=wait)
+
+    def signing(self) -> SigningAccess | None:
+        return self.inner.signing()
+
     async def close(self) -> None:
         await self.inner.close()
+
+    async def __aenter__(self) -> CountingStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
+import email.utils
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from html.parser import HTMLParser
@@ -22,11 +24,17 @@ from urllib.parse import urldefrag, urljoin
 import anyio
 import httpx
 
-from blobpi.mirror.core.errors import ProjectNotFound, UpstreamUnavailable
+from blobpi.mirror.core.errors import ProjectNotFound, UpstreamUnavailable, UpstreamUnreachable
 from blobpi.mirror.core.model import File
 from blobpi.mirror.store.protocol import CHUNK_SIZE, redact_url
 
-__all__ = ["RETRYABLE", "RetryLater", "Upstream", "UpstreamProject", "UpstreamUnreachable"]
+__all__ = [
+    "RETRYABLE",
+    "RetryLater",
+    "Upstream",
+    "UpstreamProject",
+    "retry_after",
+]
 
 T = TypeVar("T")
 _ACCEPT = (
@@ -36,15 +44,34 @@ _ACCEPT = (
 RETRYABLE = (httpx.TransportError, httpx.TimeoutException)
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 MAX_METADATA_BYTES = 8 * 1024 * 1024
+MAX_DELAY = 30.0  # seconds: no single wait, however long a Retry-After asks, blocks a sync
 
 
 class RetryLater(Exception):
-    """A response worth retrying (5xx, 429)."""
+    """A response worth retrying (5xx, 429); ``after`` is the server's ``Retry-After``."""
+
+    def __init__(self, message: str, after: float | None = None) -> None:
+        super().__init__(message)
+        self.after = after
 
 
-class UpstreamUnreachable(UpstreamUnavailable):
-    """Not one connection to the upstream could be made (refused, no route, DNS): the
-    upstream URL or the network is wrong, not one project."""
+def retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (RFC 9110: delay-seconds or an HTTP-date).
+
+    >>> retry_after("7"), retry_after("soon")
+    (7.0, None)
+    """
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -125,14 +152,20 @@ class Upstream:
         retries: int = 4,
         concurrency: int = 8,
         backoff: float = 0.5,
+        client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.where = redact_url(self.base_url)
         self.retries = retries
         self.backoff = backoff
+        self._sleep = sleep  # a seam: tests record the waits instead of sleeping
         self.limit = anyio.CapacityLimiter(concurrency)
         self.requests = 0  # every request sent, for the report and the no-op test
-        self._client = httpx.AsyncClient(
+        # A client passed in (a test's MockTransport, a shared pool) belongs to the caller,
+        # so only a client made here is closed here.
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             follow_redirects=True,
             headers={"User-Agent": "blobpi-sync"},
@@ -142,7 +175,8 @@ class Upstream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
+        if self._owns_client:
+            await self._client.aclose()
 
     async def retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt`` until it succeeds, backing off on retryable failures."""
@@ -159,13 +193,18 @@ class Upstream:
                         f"{what} failed {self.retries + 1} times ({reason[:200]}): check "
                         f"that {self.where} is reachable, then rerun"
                     ) from None
-                await anyio.sleep(min(self.backoff * 2**number, 30))
+                delay = self.backoff * 2**number
+                if isinstance(e, RetryLater) and e.after is not None:
+                    delay = max(delay, e.after)  # the server knows when it will be back
+                await self._sleep(min(delay, MAX_DELAY))
         raise AssertionError("unreachable")
 
     @staticmethod
     def check(response: httpx.Response) -> None:
         if response.status_code >= 500 or response.status_code == 429:
-            raise RetryLater(f"HTTP {response.status_code}")
+            raise RetryLater(
+                f"HTTP {response.status_code}", retry_after(response.headers.get("retry-after"))
+            )
 
     async def project(self, name: str, etag: str | None = None) -> UpstreamProject | None:
         """The project's files, or None when ``etag`` still matches (HTTP 304)."""

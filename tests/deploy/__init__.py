@@ -1,0 +1,1 @@
+"""Offline checks of the Bicep, the Dockerfile and the CI workflows."""

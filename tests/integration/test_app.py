@@ -136,7 +136,13 @@ def test_app__gzip_when_accepted(served: Served) -> None:
     )
     assert "content-encoding" not in plain.headers
     assert response.json() == plain.json()  # the client decoded it
-    assert gzip.decompress(gzip.compress(plain.content)) == plain.content
+    with served.client.stream(
+        "GET", "/simple/demo-pkg/", headers={"Accept": JSON, "Accept-Encoding": "gzip"}
+    ) as raw:  # the bytes on the wire, before the client decodes them
+        wire = b"".join(raw.iter_raw())
+    assert wire[:2] == b"\x1f\x8b" and wire != plain.content  # gzip's magic number
+    assert gzip.decompress(wire) == plain.content
+    assert raw.headers["content-length"] == str(len(wire))
 
 
 def test_app__head_page_has_length_and_no_body(served: Served) -> None:

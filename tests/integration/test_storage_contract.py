@@ -7,8 +7,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from blobpi.mirror.core.errors import BlobExists, BlobNotFound, HashMismatch, PreconditionFailed
+from blobpi.mirror.core.errors import (
+    BlobExists,
+    BlobNotFound,
+    HashMismatch,
+    LeaseHeld,
+    PreconditionFailed,
+)
 from blobpi.mirror.store.protocol import CHUNK_SIZE, BlobStore
+from tests.conftest import StoreSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -135,3 +142,23 @@ async def test_store__failing_source_raises_its_error_and_commits_nothing(
     with pytest.raises(_SourceBroke):  # the source's own error, for the caller to retry
         await store.put("f", _broken(b"x" * 100_000), create_only=True)
     assert await _paths(store) == []
+
+
+async def test_store__lease_is_exclusive_and_released(store: BlobStore) -> None:
+    await store.ensure()
+    async with store.lease("state/t.lock", wait=0):
+        with pytest.raises(LeaseHeld, match="'state/t.lock'.*--wait SECONDS"):
+            async with store.lease("state/t.lock", wait=0):
+                pass
+        async with store.lease("state/other.lock", wait=0):  # another path, another lease
+            pass
+    async with store.lease("state/t.lock", wait=0):  # free again once the block ends
+        pass
+
+
+async def test_store__opens_as_an_async_context_manager(store_spec: StoreSpec) -> None:
+    async with store_spec.open() as store:
+        await store.ensure()
+        await store.put("x", b"1")
+    async with store_spec.open() as again:  # closing one store leaves the container as it was
+        assert (await again.head("x")).size == 1

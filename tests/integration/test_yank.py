@@ -13,7 +13,12 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from blobpi.mirror.cli.main import main
-from blobpi.mirror.core.errors import BlobNotFound, ConfigError, ProjectNotFound, UploadConflict
+from blobpi.mirror.core.errors import (
+    BlobNotFound,
+    OperationRefused,
+    ProjectNotFound,
+    UploadConflict,
+)
 from blobpi.mirror.core.model import File, ProjectList, ProjectPage
 from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.ops.publish import publish
@@ -120,7 +125,7 @@ async def test_yank__mirrored_kept_across_syncs_and_upstream_yanks_kept(
         "upstream_lib-1.0.tar.gz": "upstream says no",  # upstream's, so it stays
         "upstream_lib-1.0-py3-none-any.whl": False,
     }
-    with pytest.raises(ConfigError, match="upstream yanked it"):
+    with pytest.raises(OperationRefused, match="upstream yanked it"):
         await unyank(store, UP, V1, "upstream_lib-1.0.tar.gz")
 
 
@@ -142,9 +147,9 @@ async def test_yank__refusals_change_nothing(store: BlobStore, tmp_path: Path) -
         await yank(store, CORP, Version("3.0"), None, "x")
     with pytest.raises(ProjectNotFound, match="has no file 'corp-1.0.zip'"):
         await yank(store, CORP, V1, "corp-1.0.zip", "x")
-    with pytest.raises(ConfigError, match="needs a reason"):
+    with pytest.raises(OperationRefused, match="needs a reason"):
         await yank(store, CORP, V1, None, "  ")
-    with pytest.raises(ConfigError, match="no yank of blobpi's own"):
+    with pytest.raises(OperationRefused, match="no yank of blobpi's own"):
         await unyank(store, CORP, V1, None)
     assert await _listing(store) == before
 
@@ -190,7 +195,7 @@ async def test_delete__refusals_change_nothing(store: BlobStore, tmp_path: Path)
     await _publish(store, tmp_path)
     await _mirror(store, _upstream_page())
     before = await _listing(store)
-    with pytest.raises(ConfigError, match="mirrored, and delete removes private files only"):
+    with pytest.raises(OperationRefused, match="mirrored, and delete removes private files only"):
         await delete(store, UP, V1, None, _yes)
     assert await delete(store, CORP, V1, None, _no) == []  # not confirmed
     assert await _listing(store) == before

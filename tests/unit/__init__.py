@@ -1,0 +1,1 @@
+"""Pure units: no I/O beyond temporary files."""

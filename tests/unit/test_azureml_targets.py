@@ -7,7 +7,7 @@ from packaging.utils import canonicalize_name
 
 from blobpi.deploy.core.requirements import parse_requirements
 from blobpi.deploy.core.targets import Target, choose_wheel
-from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.errors import ConfigError, HashMismatch, MirrorError, NotInMirror
 from blobpi.mirror.core.model import File, ProjectPage
 
 SHA = {name: f"{i:064x}" for i, name in enumerate(["any", "abi3", "cp311", "cp312", "sdist"])}
@@ -61,23 +61,30 @@ def test_choose_wheel__pure_python_wheel_fits_any_target() -> None:
 
 
 @pytest.mark.parametrize(
-    ("page", "line", "target", "message"),
+    ("page", "line", "target", "error", "message"),
     [
-        (None, "pkg==1.0", Target(), "'pkg' (line 1) is not in the mirror"),
-        (PAGE, "pkg==3.0", Target(), "pkg 3.0 (line 1) is not in the mirror"),
+        (None, "pkg==1.0", Target(), NotInMirror, "'pkg' (line 1) is not in the mirror"),
+        (PAGE, "pkg==3.0", Target(), NotInMirror, "pkg 3.0 (line 1) is not in the mirror"),
         (
             PAGE,
             "pkg==1.0",
             Target("3.11", "win_amd64"),
+            NotInMirror,
             "no wheel of pkg 1.0 fits CPython 3.11 on win_amd64 (the mirror has: ",
         ),
-        (PAGE, f"pkg==2.0 --hash=sha256:{'f' * 64}", Target(), "which line 1 does not allow"),
+        (
+            PAGE,
+            f"pkg==2.0 --hash=sha256:{'f' * 64}",
+            Target(),
+            HashMismatch,
+            "which line 1 does not allow",
+        ),
     ],
 )
 def test_choose_wheel__errors(
-    page: ProjectPage | None, line: str, target: Target, message: str
+    page: ProjectPage | None, line: str, target: Target, error: type[MirrorError], message: str
 ) -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(error) as info:
         choose_wheel(page, parse_requirements(line)[0], target)
     assert message in str(info.value)
 

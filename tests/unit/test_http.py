@@ -1,3 +1,5 @@
+"""HTTP helpers (mirror/core/http.py): Range (RFC 9110), Accept-Encoding, ETag matching."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,3 +1,5 @@
+"""Names (mirror/core/names.py): PEP 503 canonical names, distribution filenames, blob paths."""
+
 from __future__ import annotations
 
 import pytest

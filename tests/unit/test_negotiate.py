@@ -1,3 +1,5 @@
+"""Content negotiation (mirror/core/negotiate.py): PEP 691 Accept and ?format= choices."""
+
 from __future__ import annotations
 
 import pytest

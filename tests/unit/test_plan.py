@@ -179,8 +179,11 @@ def test_blob_path_for__upstream_shape_or_content_path(url: str, expected_prefix
 def test_shard_of__stable_and_spread() -> None:
     names = [f"project-{i}" for i in range(400)]
     shards = [shard_of(n, 4) for n in names]
-    assert shards == [shard_of(n, 4) for n in names]
     assert all(60 < shards.count(s) < 140 for s in range(1, 5))
+    # Pinned values, not a second call in this process: every machine and every Python run
+    # (PYTHONHASHSEED differs per process) must put a project in the same shard, which a
+    # per-process hash() would pass a same-process comparison yet fail here.
+    assert shards[:16] == [4, 2, 2, 2, 1, 3, 2, 4, 4, 1, 1, 1, 2, 4, 2, 4]
 
 
 def test_due_deletes__after_grace_only() -> None:
