@@ -25,7 +25,9 @@ from blobpi.deploy.core.requirements import PinnedRequirement, parse_requirement
 from blobpi.deploy.core.targets import DEFAULT_PLATFORM, DEFAULT_PYTHON, Target
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.names import parse_distribution_filename
+from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.publish import publish
+from blobpi.mirror.settings import load_settings
 from blobpi.mirror.store.protocol import open_store
 
 __all__ = [
@@ -86,7 +88,8 @@ def connection_for(
     ``$BLOBPI_FEED_SECRET`` or asked for (hidden input, which notebooks support)."""
     if secret is None:
         what = "password" if username else "token"
-        secret = _connection.read_secret(os.environ, what, interactive=True)
+        feed_secret = load_settings().azureml.feed_secret
+        secret = _connection.read_secret(feed_secret, what, interactive=True)
     return _connection.connection_for(
         index_url, name=name, secret=secret, username=username, target=target
     )
@@ -100,18 +103,20 @@ async def wheel_urls_for(
     python: str = DEFAULT_PYTHON,
     platform: str = DEFAULT_PLATFORM,
     environ: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> list[str]:
-    """``name @ URL?SAS#sha256=...`` lines for a pinned lock (see ``blobpi.deploy.azure.sas``)."""
+    """``name @ URL?SAS#sha256=...`` lines for a pinned lock (see ``blobpi.deploy.azure.sas``).
+    The credentials come from ``settings``, else from ``environ`` (``os.environ`` if None)."""
     reqs = _requirements(requirements)
     if not all(isinstance(r, PinnedRequirement) for r in reqs):
         raise ConfigError("wheel_urls_for takes a lock file or parsed requirements")
-    environ = os.environ if environ is None else environ
-    async with open_store(container_url, environ) as store:
+    key = (settings or load_settings(environ)).storage_connection_string
+    async with open_store(container_url, key) as store:
         return await wheel_urls(
             store,
             [r for r in reqs if isinstance(r, PinnedRequirement)],
             target=Target(python, platform),
-            environ=environ,
+            connection_string=key,
             lifetime=parse_lifetime(expiry),
         )
 
@@ -123,6 +128,7 @@ async def add_private_wheel(
     expiry: str = "7d",
     max_bytes: int = 1024**3,
     environ: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> str:
     """Upload a wheel (as ``blobpi upload``) and return its ``name @ URL`` line: what SDK
     v1's ``Environment.add_private_pip_wheel`` returned, for a blobpi container."""
@@ -131,10 +137,10 @@ async def add_private_wheel(
         raise ConfigError(f"{str(wheel)!r} is not a wheel file: build one with 'python -m build'")
     name = parse_distribution_filename(wheel.name).name
     lifetime = parse_lifetime(expiry)
-    environ = os.environ if environ is None else environ
-    async with open_store(container_url, environ) as store:
+    key = (settings or load_settings(environ)).storage_connection_string
+    async with open_store(container_url, key) as store:
         # Sign first: a store that cannot sign URLs must not get the upload either.
-        signer, until = await signer_for(store, environ, dt.datetime.now(dt.UTC), lifetime)
+        signer, until = await signer_for(store, key, dt.datetime.now(dt.UTC), lifetime)
         await store.ensure()
         with wheel.open("rb") as f:
             published = await publish(store, wheel.name, f, max_bytes=max_bytes)

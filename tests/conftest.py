@@ -46,7 +46,7 @@ class StoreSpec:
     environ: dict[str, str]
 
     def open(self) -> BlobStore:
-        return open_store(self.spec, self.environ)
+        return open_store(self.spec, self.environ.get("AZURE_STORAGE_CONNECTION_STRING"))
 
 
 @pytest.fixture(params=["local", pytest.param("azurite", marks=pytest.mark.azurite)])

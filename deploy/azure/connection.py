@@ -55,10 +55,11 @@ def feed_target(index_url: str, target: str | None = None) -> str:
     return target
 
 
-def read_secret(environ: Mapping[str, str], what: str, interactive: bool | None = None) -> str:
-    """The secret from ``$BLOBPI_FEED_SECRET``, else a hidden prompt (by default only on a
-    terminal; notebooks pass ``interactive=True``, as their kernels can prompt)."""
-    secret = environ.get(SECRET_VARIABLE, "")
+def read_secret(secret: str | None, what: str, interactive: bool | None = None) -> str:
+    """The secret from ``$BLOBPI_FEED_SECRET`` (``Settings.azureml.feed_secret``), else a
+    hidden prompt (by default only on a terminal; notebooks pass ``interactive=True``, as
+    their kernels can prompt)."""
+    secret = secret or ""
     if interactive is None:
         interactive = sys.stdin.isatty()
     if not secret and interactive:

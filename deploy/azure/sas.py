@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -118,19 +118,24 @@ def url_line(
     return f"{name}{extra} @ {signer.url(file.blob_path, file.sha256, expiry)}"
 
 
-def _account_key(environ: Mapping[str, str]) -> tuple[str, str] | None:
+def _account_key(connection_string: str | None) -> tuple[str, str] | None:
     from blobpi.mirror.store.azureblob import connection_string_parts
 
-    parts = connection_string_parts(environ.get("AZURE_STORAGE_CONNECTION_STRING", ""))
+    parts = connection_string_parts(connection_string or "")
     if parts.get("AccountName") and parts.get("AccountKey"):
         return parts["AccountName"], parts["AccountKey"]
     return None
 
 
 async def signer_for(
-    store: BlobStore, environ: Mapping[str, str], now: dt.datetime, lifetime: dt.timedelta
+    store: BlobStore,
+    connection_string: str | None,
+    now: dt.datetime,
+    lifetime: dt.timedelta,
 ) -> tuple[Signer, dt.datetime]:
-    """A signer for the store's container and the bucketed expiry to sign with."""
+    """A signer for the store's container and the bucketed expiry to sign with: an account
+    key from ``connection_string`` (``Settings.storage_connection_string``), else a user
+    delegation key from the store's credential."""
     from blobpi.mirror.store.azureblob import account_of, parse_container_url
 
     access = store.signing()
@@ -141,7 +146,7 @@ async def signer_for(
         )
     container_url = access.container_url
     start, expiry = bucketed_window(now, lifetime)
-    key = _account_key(environ)
+    key = _account_key(connection_string)
     if key is not None:
         if key[0] != account_of(container_url):
             raise ConfigError(
@@ -188,14 +193,15 @@ async def wheel_urls(
     requirements: Sequence[PinnedRequirement],
     *,
     target: Target,
-    environ: Mapping[str, str],
+    connection_string: str | None,
     lifetime: dt.timedelta,
     now: dt.datetime | None = None,
 ) -> list[str]:
     """One ``name @ URL`` line per requirement that applies on ``target`` (markers are
     evaluated for it), each naming the wheel pip would pick there. All lines are resolved
     before any is printed, so a bad line fails the whole call."""
-    signer, expiry = await signer_for(store, environ, now or dt.datetime.now(dt.UTC), lifetime)
+    now = now or dt.datetime.now(dt.UTC)
+    signer, expiry = await signer_for(store, connection_string, now, lifetime)
     markers = target.marker_environment()
     chosen = [
         (req, choose_wheel(await read_project(store, req.name), req, target))

@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -20,6 +20,7 @@ from blobpi.mirror.cli.index import add_storage_argument
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.model import File, format_upload_time
 from blobpi.mirror.core.names import project_name
+from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.retraction import delete, parse_release, unyank, yank
 from blobpi.mirror.ops.tokens import (
     Token,
@@ -29,7 +30,6 @@ from blobpi.mirror.ops.tokens import (
     parse_duration,
     scope_of,
 )
-from blobpi.mirror.settings import Settings
 from blobpi.mirror.store.protocol import BlobStore, open_store
 
 __all__ = ["configure_parser"]
@@ -77,21 +77,12 @@ def configure_parser(subparsers: Any) -> None:
     subparsers.choices["delete"].set_defaults(handler=_delete)
 
 
-def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
-    return Settings.from_env(
-        environ, storage=args.storage, token_file=getattr(args, "token_file", None)
-    )
-
-
 def _with_store(
-    args: argparse.Namespace,
-    environ: Mapping[str, str],
+    settings: Settings,
     work: Callable[[Settings, BlobStore], Awaitable[T]],
 ) -> T:
-    settings = _settings(args, environ)
-
     async def _run() -> T:
-        async with open_store(settings.storage, settings.environ) as store:
+        async with open_store(settings.storage, settings.storage_connection_string) as store:
             await store.ensure()
             return await work(settings, store)
 
@@ -99,25 +90,24 @@ def _with_store(
 
 
 def _with_tokens(
-    args: argparse.Namespace,
-    environ: Mapping[str, str],
+    settings: Settings,
     work: Callable[[TokenFile], Awaitable[T]],
 ) -> T:
     async def _open(settings: Settings, store: BlobStore) -> T:
-        tokens = TokenFile.open(store, settings.token_file)
+        tokens = TokenFile.open(store, settings.server.token_file)
         try:
             return await work(tokens)
         finally:
             await tokens.close()
 
-    return _with_store(args, environ, _open)
+    return _with_store(settings, _open)
 
 
 def _when(value: dt.datetime | None, default: str) -> str:
     return format_upload_time(value)[:16].replace("T", " ") if value else default
 
 
-def _token_create(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _token_create(args: argparse.Namespace, settings: Settings) -> int:
     lifetime = None if args.expires == "never" else parse_duration(args.expires)
     project = project_name(args.project) if args.project else None
     secret, record = new_token(
@@ -133,7 +123,7 @@ def _token_create(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     async def _add(tokens: TokenFile) -> None:
         await tokens.update(lambda ts: {**ts, record.id: record})
 
-    _with_tokens(args, environ, _add)
+    _with_tokens(settings, _add)
     print(
         f"created token {record.id} ({record.name!r}), scope {record.scope}"
         + (f", project {project}" if project else "")
@@ -145,7 +135,7 @@ def _token_create(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def _token_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _token_list(args: argparse.Namespace, settings: Settings) -> int:
     async def _read(tokens: TokenFile) -> list[Token]:
         current = await tokens.read()
         assert current is not None
@@ -153,7 +143,7 @@ def _token_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
     rows = [("ID", "NAME", "SCOPE", "PROJECT", "EXPIRES (UTC)", "LAST USED (UTC)")]
     now = dt.datetime.now(dt.UTC)
-    for t in _with_tokens(args, environ, _read):
+    for t in _with_tokens(settings, _read):
         expires = _when(t.expires, "never") + (" (expired)" if t.expired(now) else "")
         rows.append((t.id, t.name, t.scope, t.project or "-", expires, _when(t.last_used, "never")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -162,7 +152,7 @@ def _token_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def _token_revoke(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     revoked: list[Token] = []
 
     def _drop(tokens: dict[str, Token]) -> dict[str, Token]:
@@ -173,34 +163,34 @@ def _token_revoke(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     async def _revoke(tokens: TokenFile) -> None:
         await tokens.update(_drop)
 
-    _with_tokens(args, environ, _revoke)
+    _with_tokens(settings, _revoke)
     print(f"revoked token {revoked[0].id} ({revoked[0].name!r})")
     return 0
 
 
-def _yank(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _yank(args: argparse.Namespace, settings: Settings) -> int:
     name, version = parse_release(args.release)
 
     async def _run(settings: Settings, store: BlobStore) -> list[str]:
         return await yank(store, name, version, args.file, args.reason)
 
-    for filename in _with_store(args, environ, _run):
+    for filename in _with_store(settings, _run):
         print(f"yanked {filename}")
     return 0
 
 
-def _unyank(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _unyank(args: argparse.Namespace, settings: Settings) -> int:
     name, version = parse_release(args.release)
 
     async def _run(settings: Settings, store: BlobStore) -> list[str]:
         return await unyank(store, name, version, args.file)
 
-    for filename in _with_store(args, environ, _run):
+    for filename in _with_store(settings, _run):
         print(f"unyanked {filename}")
     return 0
 
 
-def _delete(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _delete(args: argparse.Namespace, settings: Settings) -> int:
     name, version = parse_release(args.release)
 
     async def _confirm(files: list[File]) -> bool:
@@ -219,7 +209,7 @@ def _delete(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     async def _run(settings: Settings, store: BlobStore) -> list[File]:
         return await delete(store, name, version, args.file, _confirm)
 
-    deleted = _with_store(args, environ, _run)
+    deleted = _with_store(settings, _run)
     for f in deleted:
         print(f"deleted {f.filename}")
     if not deleted:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from blobpi.deploy.azureml import add_private_wheel, read_lock, wheel_urls_for
 from blobpi.deploy.core.targets import DEFAULT_PLATFORM, DEFAULT_PYTHON
 from blobpi.mirror.cli.index import add_storage_argument
 from blobpi.mirror.core.errors import ConfigError
-from blobpi.mirror.settings import Settings
+from blobpi.mirror.core.settings import Settings
 
 __all__ = ["configure_parser"]
 
@@ -92,7 +91,7 @@ def _outputs(args: argparse.Namespace) -> None:
         raise ConfigError("nothing to do: give -o DIR to write the files, --create, or both")
 
 
-def _environment(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _environment(args: argparse.Namespace, settings: Settings) -> int:
     _outputs(args)
     reqs = read_lock(args.requirements)
     entity: Any = None
@@ -123,12 +122,14 @@ def _environment(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def _connection(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _connection(args: argparse.Namespace, settings: Settings) -> int:
     _outputs(args)
     if args.sdk == "v1" and args.username:
         raise ConfigError("SDK v1 connections take a PAT only: use --token, or --sdk v2")
     target = feed.feed_target(args.index_url, args.target)
-    secret = feed.read_secret(environ, "password" if args.username else "token")
+    secret = feed.read_secret(
+        settings.azureml.feed_secret, "password" if args.username else "token"
+    )
     common: dict[str, Any] = {"name": args.name, "secret": secret, "target": target}
     if args.output is not None:
         spec = feed.connection_yaml(args.index_url, username=args.username, **common)
@@ -149,9 +150,8 @@ def _connection(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def _wheel_urls(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _wheel_urls(args: argparse.Namespace, settings: Settings) -> int:
     reqs = read_lock(args.requirements)
-    settings = Settings.from_env(environ, storage=args.storage)
     lines = anyio.run(
         functools.partial(
             wheel_urls_for,
@@ -160,7 +160,7 @@ def _wheel_urls(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             expiry=args.expiry,
             python=args.python,
             platform=args.platform,
-            environ=settings.environ,
+            settings=settings,
         )
     )
     for line in lines:
@@ -168,16 +168,15 @@ def _wheel_urls(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def _add_private_wheel(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    settings = Settings.from_env(environ, storage=args.storage)
+def _add_private_wheel(args: argparse.Namespace, settings: Settings) -> int:
     line = anyio.run(
         functools.partial(
             add_private_wheel,
             settings.storage,
             args.file,
             expiry=args.expiry,
-            max_bytes=settings.max_upload_bytes,
-            environ=settings.environ,
+            max_bytes=settings.server.max_upload_bytes,
+            settings=settings,
         )
     )
     print(line)

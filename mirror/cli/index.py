@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.publish import publish
-from blobpi.mirror.settings import Settings
 from blobpi.mirror.store.protocol import open_store
 
 __all__ = ["configure_parser"]
@@ -38,12 +37,11 @@ def configure_parser(subparsers: Any) -> None:
     upload.set_defaults(handler=_upload)
 
 
-def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from blobpi.mirror.server.app import create_app
 
-    settings = Settings.from_env(environ, storage=args.storage, host=args.host, port=args.port)
     if not settings.storage.startswith(("http://", "https://")):
         if not Path(settings.storage).is_dir():
             raise ConfigError(
@@ -52,8 +50,8 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             )
     uvicorn.run(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
+        host=settings.server.host,
+        port=settings.server.port,
         proxy_headers=True,
         server_header=False,
         log_level="info",
@@ -61,14 +59,13 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def _upload(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    settings = Settings.from_env(environ, storage=args.storage)
+def _upload(args: argparse.Namespace, settings: Settings) -> int:
     for path in args.files:
         if not path.is_file():
             raise ConfigError(f"{str(path)!r} is not a file: give the path of a wheel or sdist")
 
     async def _run() -> None:
-        async with open_store(settings.storage, settings.environ) as store:
+        async with open_store(settings.storage, settings.storage_connection_string) as store:
             await store.ensure()
             for path in args.files:
                 with path.open("rb") as f:
@@ -76,7 +73,7 @@ def _upload(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
                         store,
                         path.name,
                         f,
-                        max_bytes=settings.max_upload_bytes,
+                        max_bytes=settings.server.max_upload_bytes,
                         shared_names=settings.shared_names,
                     )
                 verb = "uploaded" if result.created else "already present, unchanged:"

@@ -1,5 +1,6 @@
 """The ``blobpi`` command. Each family of subcommands lives in its own module, which adds
-its parsers in ``configure_parser(subparsers)`` and sets ``handler(args, environ) -> int``.
+its parsers in ``configure_parser(subparsers)`` and sets ``handler(args, settings) -> int``;
+``main`` builds the one ``Settings`` from the flags, ``BLOBPI_*`` and ``blobpi.toml``.
 
 Errors a user can cause end as one line on stderr, ``blobpi: error: <cause and fix>``, and
 exit status 1 (2 for a bad command line, 130 for Ctrl-C).
@@ -10,13 +11,24 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Mapping, Sequence
 
 from blobpi.mirror.core.errors import MirrorError
+from blobpi.mirror.settings import load_settings
 
 __all__ = ["build_parser", "main"]
+
+# argparse destinations that are settings, and the settings field each one overrides.
+_FLAGS = {
+    "storage": "storage",
+    "host": "server.host",
+    "port": "server.port",
+    "token_file": "server.token_file",
+    "upstream": "sync.upstream",
+    "allowlist": "sync.allowlist",
+    "shard": "sync.shard",
+}
 
 # Modules that add subcommands, in the order of `blobpi --help`.
 _COMMAND_MODULES = (
@@ -48,7 +60,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     # The Azure SDK logs every request URL at INFO; keep it quiet unless asked.
     logging.getLogger("azure").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
-        return int(args.handler(args, os.environ if environ is None else environ))
+        flags = {field: getattr(args, dest, None) for dest, field in _FLAGS.items()}
+        settings = load_settings(environ, config=getattr(args, "config", None), **flags)
+        return int(args.handler(args, settings))
     except MirrorError as e:
         print(f"blobpi: error: {e}", file=sys.stderr)
         return 1

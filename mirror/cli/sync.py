@@ -1,17 +1,16 @@
 """``blobpi sync`` and ``blobpi lock``: the sync worker's subcommands.
 
-Every setting also has a ``BLOBPI_*`` variable (see ``blobpi.sync.config``), so the container job
-needs no flags: ``blobpi sync`` alone reads ``BLOBPI_STORAGE``, ``BLOBPI_ALLOWLIST``,
+Every setting also has a ``BLOBPI_*`` variable (see ``blobpi.mirror.core.sources``), so the
+container job needs no flags: ``blobpi sync`` alone reads ``BLOBPI_STORAGE``, ``BLOBPI_ALLOWLIST``,
 ``BLOBPI_UPSTREAM``, ``BLOBPI_CONFIG`` and ``BLOBPI_SHARD``.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
-from collections.abc import Mapping, Sized
+from collections.abc import Sized
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,9 @@ import anyio
 
 from blobpi.mirror.cli.index import add_storage_argument
 from blobpi.mirror.core.errors import ConfigError
-from blobpi.mirror.settings import Settings
+from blobpi.mirror.core.settings import Settings
+from blobpi.mirror.settings import with_upstream
 from blobpi.mirror.store.protocol import open_store, redact_url
-from blobpi.sync.config import load_config
 from blobpi.sync.core.allowlist import read_allowlist
 from blobpi.sync.io.report import Report
 
@@ -70,24 +69,24 @@ def _quiet_http() -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from blobpi.sync.io.apply import run_sync
 
     _quiet_http()
-    settings = Settings.from_env(environ, storage=args.storage)
-    config = load_config(
-        environ,
-        config=args.config,
-        upstream=args.upstream,
-        allowlist=args.allowlist,
-        shard=args.shard,
-    )
-    config = dataclasses.replace(config, shared_names=settings.shared_names)
+    settings = with_upstream(settings)
+    config = settings.sync
     entries = read_allowlist(config.allowlist)
 
     async def _run() -> Report:
-        async with open_store(settings.storage, settings.environ) as store:
-            return await run_sync(store, config, entries, dry_run=args.dry_run, wait=args.wait)
+        async with open_store(settings.storage, settings.storage_connection_string) as store:
+            return await run_sync(
+                store,
+                config,
+                entries,
+                shared_names=settings.shared_names,
+                dry_run=args.dry_run,
+                wait=args.wait,
+            )
 
     report = anyio.run(_run)
     if args.report:
@@ -116,7 +115,7 @@ def _sync(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0 if report.ok else 1
 
 
-def _lock(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+def _lock(args: argparse.Namespace, settings: Settings) -> int:
     _quiet_http()
     if args.diff:
         from blobpi.sync.core.diff import diff_locks
@@ -132,9 +131,8 @@ def _lock(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     output: Path = args.output or source.with_suffix(".txt")
     if not source.is_file():
         raise ConfigError(f"{str(source)!r} is not a file: write allowlist.in first (see README)")
-    config = load_config(environ, config=args.config, upstream=args.upstream)
     if args.check:
-        problems = check_lock(source, output, config)
+        problems = check_lock(source, output, settings.lock)
         for problem in problems:
             print(f"blobpi: error: {output} is stale: {problem}", file=sys.stderr)
         if problems:
@@ -142,11 +140,12 @@ def _lock(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             return 1
         print(f"{output} is current for {source}")
         return 0
-    pins = lock(source, output, config, environ)
+    settings = with_upstream(settings)
+    pins = lock(source, output, settings)
     print(
         f"wrote {output}: {_count(pins, 'pin')} for "
-        f"{_count(config.lock.python_versions, 'Python version')} x "
-        f"{_count(config.lock.platforms, 'platform')}"
+        f"{_count(settings.lock.python_versions, 'Python version')} x "
+        f"{_count(settings.lock.platforms, 'platform')}"
     )
     return 0
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import html
 import json
-import os
 from collections.abc import AsyncIterator, Mapping
 
 from starlette.applications import Starlette
@@ -36,13 +35,13 @@ from blobpi.mirror.core.model import ProjectList
 from blobpi.mirror.core.names import check_blob_path, project_name
 from blobpi.mirror.core.negotiate import Format, select_format
 from blobpi.mirror.core.render import render_index_html, render_index_json
+from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.tokens import TokenFile
 from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
 from blobpi.mirror.server.cache import CachedPage, PageCache
 from blobpi.mirror.server.metrics import Metrics, MetricsMiddleware
 from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.upload_api import upload
-from blobpi.mirror.settings import Settings
 from blobpi.mirror.store.pages import page_path
 from blobpi.mirror.store.protocol import BlobStore, open_store
 
@@ -78,7 +77,7 @@ def _cache_control(request: Request, max_age: str) -> str:
     """Clients may keep a page as long as the server does (so a new release or a yank
     reaches them within ``BLOBPI_PAGE_TTL``); shared caches keep nothing that needed a token."""
     settings: Settings = request.app.state.settings
-    return max_age if settings.allows_anonymous_read else f"private, {max_age}"
+    return max_age if settings.server.allows_anonymous_read else f"private, {max_age}"
 
 
 def _page_response(request: Request, page: CachedPage, fmt: Format) -> Response:
@@ -89,7 +88,7 @@ def _page_response(request: Request, page: CachedPage, fmt: Format) -> Response:
     headers = {
         "ETag": etag,
         "Vary": "Accept, Accept-Encoding",
-        "Cache-Control": _cache_control(request, f"max-age={int(settings.page_ttl)}"),
+        "Cache-Control": _cache_control(request, f"max-age={int(settings.server.page_ttl)}"),
     }
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
@@ -207,17 +206,21 @@ async def landing(request: Request) -> Response:
 
 
 def create_app(settings: Settings | None = None, store: BlobStore | None = None) -> Starlette:
-    """The ASGI app; with no arguments it reads ``BLOBPI_*`` from the environment."""
-    settings = settings or Settings.from_env(os.environ)
-    the_store = store or open_store(settings.storage, settings.environ)
+    """The ASGI app; with no arguments (``uvicorn --factory``) it loads the settings from
+    ``BLOBPI_*`` and ``blobpi.toml``."""
+    if settings is None:
+        from blobpi.mirror.settings import load_settings  # the edge, only for the factory
+
+        settings = load_settings()
+    the_store = store or open_store(settings.storage, settings.storage_connection_string)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, object]]:
         app.state.store = the_store
-        app.state.pages = PageCache(the_store, settings.page_ttl)
+        app.state.pages = PageCache(the_store, settings.server.page_ttl)
         app.state.settings = settings
-        tokens = TokenFile.open(the_store, settings.token_file)
-        app.state.tokens = TokenCache(tokens, settings.page_ttl)
+        tokens = TokenFile.open(the_store, settings.server.token_file)
+        app.state.tokens = TokenCache(tokens, settings.server.page_ttl)
         try:
             yield {}
         finally:

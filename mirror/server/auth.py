@@ -197,10 +197,10 @@ class AuthMiddleware:
         state = scope["app"].state
         settings = state.settings
         need = required_scope(scope["method"], scope["path"])
-        if need is None or (need == "read" and settings.allows_anonymous_read):
+        if need is None or (need == "read" and settings.server.allows_anonymous_read):
             return
         if self.limiter is None:
-            self.limiter = FailureLimiter(settings.auth_failure_limit)
+            self.limiter = FailureLimiter(settings.server.auth_failure_limit)
         client = scope["client"][0] if scope.get("client") else "unknown"
         retry = self.limiter.retry_after(client)
         if retry is not None:

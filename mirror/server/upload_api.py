@@ -33,9 +33,9 @@ from blobpi.mirror.core.errors import (
     UploadTooLarge,
 )
 from blobpi.mirror.core.names import parse_distribution_filename
+from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.server.auth import check_project
-from blobpi.mirror.settings import Settings
 from blobpi.mirror.store.protocol import CHUNK_SIZE
 
 __all__ = ["upload"]
@@ -68,7 +68,7 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 def _too_large(settings: Settings) -> UploadTooLarge:
     return UploadTooLarge(
-        f"the upload is over the limit of {settings.max_upload_bytes} bytes: raise "
+        f"the upload is over the limit of {settings.server.max_upload_bytes} bytes: raise "
         "BLOBPI_MAX_UPLOAD_BYTES on the server if it must be stored",
     )
 
@@ -80,7 +80,7 @@ async def upload(request: Request) -> Response:
             "malformed upload: expected a multipart/form-data body: upload with "
             "'twine upload' or 'uv publish'"
         )
-    limit = settings.max_upload_bytes + _FORM_ALLOWANCE
+    limit = settings.server.max_upload_bytes + _FORM_ALLOWANCE
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:  # refuse before reading a byte of it
         raise _too_large(settings)
@@ -157,7 +157,7 @@ async def _store(
         request.app.state.store,
         filename,
         content.file,
-        max_bytes=settings.max_upload_bytes,
+        max_bytes=settings.server.max_upload_bytes,
         expected_sha256=_field(form, "sha256_digest"),
         shared_names=settings.shared_names,
     )

@@ -146,7 +146,7 @@ class AzureStore:
         self._closers = closers
 
     @classmethod
-    def from_url(cls, url: str, environ: Mapping[str, str]) -> AzureStore:
+    def from_url(cls, url: str, connection_string: str | None = None) -> AzureStore:
         """The store for ``--storage URL``: the URL always says which account and container;
         the credential comes from the URL's SAS, else ``AZURE_STORAGE_CONNECTION_STRING``
         (which must be for the same account), else ``DefaultAzureCredential`` (https only)."""
@@ -155,7 +155,6 @@ class AzureStore:
         if urlsplit(url).query:  # a SAS: the URL is its own credential
             container = ContainerClient.from_container_url(url, **_CLIENT_OPTIONS)
             return cls(container, where, [container])
-        connection_string = environ.get("AZURE_STORAGE_CONNECTION_STRING")
         if connection_string:
             credential = _connection_string_credential(connection_string, account_of(url))
             service = BlobServiceClient(account_url, credential=credential, **_CLIENT_OPTIONS)

@@ -130,12 +130,13 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def open_store(spec: str, environ: Mapping[str, str]) -> BlobStore:
-    """A directory path gives a ``LocalStore``; an http(s) container URL an ``AzureStore``."""
+def open_store(spec: str, connection_string: str | None = None) -> BlobStore:
+    """A directory path gives a ``LocalStore``; an http(s) container URL an ``AzureStore``
+    (``connection_string``: ``Settings.storage_connection_string``, for Azurite)."""
     if spec.startswith(("http://", "https://")):
         from blobpi.mirror.store.azureblob import AzureStore
 
-        return AzureStore.from_url(spec, environ)
+        return AzureStore.from_url(spec, connection_string)
     from blobpi.mirror.store.local import LocalStore
 
     return LocalStore(spec)

@@ -31,8 +31,8 @@ from packaging.version import Version
 from blobpi.mirror.core.errors import InvalidName
 from blobpi.mirror.core.model import File
 from blobpi.mirror.core.names import check_blob_path, content_path, parse_distribution_filename
+from blobpi.mirror.core.settings import Filters
 from blobpi.mirror.core.tags import wheel_fits
-from blobpi.sync.config import Filters
 from blobpi.sync.core.allowlist import Entry
 
 __all__ = [

@@ -26,12 +26,12 @@ from packaging.version import Version
 from blobpi.mirror.core.errors import BlobNotFound, MirrorError, UpstreamUnreachable
 from blobpi.mirror.core.model import File, Origin, ProjectList, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
+from blobpi.mirror.core.settings import SyncConfig
 from blobpi.mirror.ops.yanks import apply_yanks, read_yanks
 from blobpi.mirror.store.lease import hold_lease
 from blobpi.mirror.store.pages import read_project, update_project, update_root
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.mirror.store.records import read_record
-from blobpi.sync.config import SyncConfig
 from blobpi.sync.core.allowlist import Entry
 from blobpi.sync.core.plan import ProjectPlan, inputs_digest, plan_project, shard_of
 from blobpi.sync.io.fetch import fetch_file
@@ -49,6 +49,7 @@ class _Run:
     store: BlobStore
     upstream: Upstream
     config: SyncConfig
+    shared_names: frozenset[str]
     now: dt.datetime
     report: Report
     progress: Progress
@@ -124,7 +125,7 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
     report, config = run.report, run.config
     current = await read_project(run.store, name)
     previous = run.previous["projects"].get(name)
-    shared = name in config.shared_names
+    shared = name in run.shared_names
     if current is not None and current.origin == "private" and not shared:
         report.private.append(
             f"{name!r} holds private uploads, so upstream files are never merged into it "
@@ -243,6 +244,7 @@ async def run_sync(
     config: SyncConfig,
     entries: Sequence[Entry],
     *,
+    shared_names: frozenset[str] = frozenset(),
     dry_run: bool = False,
     wait: float = 0.0,
     now: dt.datetime | None = None,
@@ -267,6 +269,7 @@ async def run_sync(
             counted,
             upstream,
             config,
+            shared_names,
             (now or dt.datetime.now(dt.UTC)),
             report,
             progress or Progress(),

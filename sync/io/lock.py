@@ -27,8 +27,8 @@ from pathlib import Path
 import anyio
 
 from blobpi.mirror.core.errors import ConfigError, MirrorError
+from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.store.protocol import redact_url
-from blobpi.sync.config import SyncConfig
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.core.lockfile import Pin, input_digest, marker_for, parse_lock, render_lock
 from blobpi.sync.io.upstream import Upstream
@@ -140,17 +140,18 @@ def _requires_of(filename: str, data: bytes) -> list[str]:
     return list(system.get("requires", _LEGACY_BUILD_REQUIRES))
 
 
-def lock(source: Path, output: Path, config: SyncConfig, environ: Mapping[str, str]) -> list[Pin]:
+def lock(source: Path, output: Path, settings: Settings) -> list[Pin]:
     """Resolve ``source`` for every target, add build backends, write ``output``."""
+    upstream, environ, targets_of = settings.sync.upstream, settings.environ, settings.lock
     text = source.read_text()
     parse_allowlist(text, str(source))  # fail early, with a line number, on a bad line
-    targets = [(v, p) for v in config.lock.python_versions for p in config.lock.platforms]
+    targets = [(v, p) for v in targets_of.python_versions for p in targets_of.platforms]
     merged: dict[tuple[str, str], Pin] = {}
     seen: dict[tuple[str, str], list[str] | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for python, platform in targets:
-            runtime = _compile(source.absolute(), python, platform, config.upstream, environ)
-            backends = anyio.run(_build_requires, runtime, config.upstream, seen)
+            runtime = _compile(source.absolute(), python, platform, upstream, environ)
+            backends = anyio.run(_build_requires, runtime, upstream, seen)
             pins = list(runtime)
             if backends:
                 build_in = Path(tmp, "build.in")
@@ -160,9 +161,7 @@ def lock(source: Path, output: Path, config: SyncConfig, environ: Mapping[str, s
                 via = frozenset(f"build backend of {k}" for k in backends)
                 pins += [
                     dataclasses.replace(p, via=via)
-                    for p in _compile(
-                        build_in, python, platform, config.upstream, environ, constraints
-                    )
+                    for p in _compile(build_in, python, platform, upstream, environ, constraints)
                 ]
             for pin in pins:
                 key = (pin.name, pin.version)
@@ -177,7 +176,7 @@ def lock(source: Path, output: Path, config: SyncConfig, environ: Mapping[str, s
                         targets=old.targets | pin.targets,
                     )
                 )
-    digest = input_digest(text, config)
+    digest = input_digest(text, targets_of)
     final = [
         dataclasses.replace(
             p,
@@ -186,7 +185,7 @@ def lock(source: Path, output: Path, config: SyncConfig, environ: Mapping[str, s
         )
         for p in merged.values()
     ]
-    rendered = render_lock(final, config, digest, source.name)
+    rendered = render_lock(final, targets_of, digest, source.name)
     tmp_out = output.with_name(f".{output.name}.{os.getpid()}")
     tmp_out.write_text(rendered)
     os.replace(tmp_out, output)

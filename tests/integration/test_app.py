@@ -16,9 +16,9 @@ from packaging.utils import canonicalize_name
 from starlette.testclient import TestClient
 
 from blobpi.mirror.core.model import ProjectPage
+from blobpi.mirror.core.sources import parse_settings
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.server.app import create_app
-from blobpi.mirror.settings import Settings
 from blobpi.mirror.store.pages import update_project
 from tests.conftest import StoreSpec
 from tests.support.dists import build_sdist, build_wheel
@@ -51,7 +51,8 @@ class Served:
 def served(store_spec: StoreSpec, tmp_path: Path) -> Iterator[Served]:
     wheel = build_wheel(tmp_path / "dist", "Demo_Pkg", "1.0", requires_python=">=3.8")
     sdist = build_sdist(tmp_path / "dist", "Demo_Pkg", "1.0")
-    settings = Settings(storage=store_spec.spec, environ=store_spec.environ, page_ttl=0)
+    environ = {**store_spec.environ, "BLOBPI_PAGE_TTL": "0"}
+    settings = parse_settings(environ, flags={"storage": store_spec.spec})
     with TestClient(create_app(settings)) as client:
         served = Served(client, store_spec, wheel, "")
         served.publish(wheel)
@@ -253,7 +254,7 @@ def test_app__health_and_landing(served: Served) -> None:
 
 
 def test_app__empty_index_serves_empty_root(tmp_path: Path) -> None:
-    settings = Settings(storage=str(tmp_path / "empty"), page_ttl=0)
+    settings = parse_settings({"BLOBPI_STORAGE": str(tmp_path / "empty"), "BLOBPI_PAGE_TTL": "0"})
     with TestClient(create_app(settings)) as client:
         doc = client.get("/simple/", headers={"Accept": JSON}).json()
         assert doc["projects"] == []

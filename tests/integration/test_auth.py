@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from blobpi.mirror.core.settings import ServerSettings, Settings
 from blobpi.mirror.ops.tokens import Token, TokenFile, new_token
 from blobpi.mirror.server.app import create_app
-from blobpi.mirror.settings import Settings
 from blobpi.mirror.store.protocol import BlobStore
 from tests.support.dists import build_wheel
 
@@ -28,8 +28,10 @@ NOW = dt.datetime.now(dt.UTC)
 async def serve(
     store: BlobStore, client: str = "10.0.0.1", **settings: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    values: dict[str, Any] = {"storage": "unused", "page_ttl": 0, "host": "0.0.0.0"}
-    app = create_app(Settings(**(values | settings)), store=store)
+    shared = settings.pop("shared_names", frozenset())
+    values: dict[str, Any] = {"page_ttl": 0, "host": "0.0.0.0"}
+    server = ServerSettings(**(values | settings))
+    app = create_app(Settings(storage="unused", shared_names=shared, server=server), store=store)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(client, 1234))
         async with httpx.AsyncClient(transport=transport, base_url="http://blobpi") as http:

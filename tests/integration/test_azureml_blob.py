@@ -54,7 +54,7 @@ def mirror(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Mirror
     environ = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
 
     async def _publish() -> None:
-        store = open_store(url, environ)
+        store = open_store(url, azurite.connection_string)
         try:
             await store.ensure()
             for wheel in wheels:
@@ -101,11 +101,12 @@ def _urls(capsys: pytest.CaptureFixture[str], mirror: Mirror, *extra: str) -> li
 
 def _signed(mirror: Mirror, now: dt.datetime, lifetime: dt.timedelta) -> list[str]:
     async def _run() -> list[str]:
-        store = open_store(mirror.url, mirror.environ)
+        key = mirror.environ["AZURE_STORAGE_CONNECTION_STRING"]
+        store = open_store(mirror.url, key)
         try:
             reqs = parse_requirements(mirror.lock.read_text())
             return await wheel_urls(
-                store, reqs, target=Target(), environ=mirror.environ, lifetime=lifetime, now=now
+                store, reqs, target=Target(), connection_string=key, lifetime=lifetime, now=now
             )
         finally:
             await store.close()
@@ -257,7 +258,7 @@ def test_add_private_wheel__uploads_and_prints_a_downloadable_line(
     assert code_ == 200 and hashlib.sha256(body).hexdigest() == sha
 
     async def _page() -> list[str]:
-        store = open_store(mirror.url, mirror.environ)
+        store = open_store(mirror.url, mirror.environ["AZURE_STORAGE_CONNECTION_STRING"])
         try:
             page = await read_project(store, canonicalize_name("my-private"))
             return [f.filename for f in page.files] if page else []

@@ -15,12 +15,12 @@ import pytest
 from blobpi.mirror.cli.main import main
 from blobpi.mirror.core.errors import BlobNotFound, LeaseHeld
 from blobpi.mirror.core.model import ProjectPage
+from blobpi.mirror.core.settings import Filters, Shard, SyncConfig
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.ops.yanks import yanks_path
 from blobpi.mirror.store.lease import hold_lease
 from blobpi.mirror.store.pages import read_project, read_projects
 from blobpi.mirror.store.protocol import BlobStore
-from blobpi.sync.config import Filters, Shard, SyncConfig
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.io.apply import run_sync
 from blobpi.sync.io.report import Report
@@ -79,7 +79,12 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 async def _sync(store: BlobStore, world: World, text: str, **changes: object) -> Report:
     dry_run = bool(changes.pop("dry_run", False))
-    return await run_sync(store, world.config(**changes), parse_allowlist(text), dry_run=dry_run)
+    shared = changes.pop("shared_names", frozenset())
+    assert isinstance(shared, frozenset)
+    config = world.config(**changes)
+    return await run_sync(
+        store, config, parse_allowlist(text), shared_names=shared, dry_run=dry_run
+    )
 
 
 async def _listing(store: BlobStore) -> dict[str, str]:

@@ -84,9 +84,9 @@ def test_feed_target__refuses_a_target_that_is_not_a_prefix() -> None:
 
 
 def test_read_secret__from_environment_or_one_line_error() -> None:
-    assert read_secret({SECRET_VARIABLE: f" {SECRET}\n"}, "token") == SECRET
+    assert read_secret(f" {SECRET}\n", "token") == SECRET
     with pytest.raises(ConfigError, match=f"set {SECRET_VARIABLE}"):
-        read_secret({}, "token")  # pytest's stdin is not a terminal: no prompt
+        read_secret(None, "token")  # pytest's stdin is not a terminal: no prompt
 
 
 def test_cli_connection__secret_from_environment_never_printed(

@@ -10,7 +10,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from blobpi.mirror.core.model import File
-from blobpi.sync.config import Filters
+from blobpi.mirror.core.settings import Filters
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.core.plan import blob_path_for, due_deletes, plan_project, shard_of
 

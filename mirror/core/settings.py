@@ -1,0 +1,160 @@
+"""The one settings object: frozen parts for the server, the sync, the lock and Azure ML.
+
+Pure values only. ``blobpi.mirror.core.sources`` builds them from flags, ``BLOBPI_*``
+variables and ``blobpi.toml``; ``blobpi.mirror.settings.load_settings`` is the one edge that
+reads the process environment and the file. Everything else is passed a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from blobpi.mirror.core.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_PLATFORMS",
+    "DEFAULT_PYTHONS",
+    "AzureMLSettings",
+    "Filters",
+    "LockConfig",
+    "ServerSettings",
+    "Settings",
+    "Shard",
+    "SyncConfig",
+    "platform_tags",
+]
+
+DEFAULT_PYTHONS = ("3.10", "3.11", "3.12")  # the CPython versions Azure ML images use
+DEFAULT_PLATFORMS = ("x86_64-manylinux_2_28",)
+DEFAULT_PLATFORM_TAGS = ("any", "linux_x86_64", "manylinux*_x86_64")  # fnmatch patterns
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Shard:
+    index: int  # 1-based K of K/N
+    count: int
+
+    @classmethod
+    def parse(cls, raw: str) -> Shard:
+        """Parse ``K/N``.
+
+        >>> Shard.parse("2/3")
+        Shard(index=2, count=3)
+        """
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", raw)
+        if not match or not 1 <= int(match[1]) <= int(match[2]):
+            raise ConfigError(f"shard {raw!r} is not K/N with 1 <= K <= N: use e.g. --shard 1/4")
+        return cls(int(match[1]), int(match[2]))
+
+    @property
+    def suffix(self) -> str:
+        """``""`` for the single shard, else ``-K-of-N``: names its lease and state blobs."""
+        return "" if self.count == 1 else f"-{self.index}-of-{self.count}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Filters:
+    """What a ranged or bare allow-list line may mirror; hashed lines obey the tag filters."""
+
+    python_versions: tuple[str, ...] = DEFAULT_PYTHONS
+    platform_tags: tuple[str, ...] = DEFAULT_PLATFORM_TAGS
+    sdists: bool = True
+    prereleases: bool = False
+    latest: int = 0  # keep only the newest N matching versions; 0 keeps all
+    max_file_size: int = 0  # bytes; 0 is no limit
+    min_age_hours: float = 0.0  # cool-down on PEP 700 upload-time
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LockConfig:
+    python_versions: tuple[str, ...] = DEFAULT_PYTHONS
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS  # uv's --python-platform values
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncConfig:
+    # "" until resolved: the edge asks pip for its index only for the commands that sync or lock
+    upstream: str = ""
+    allowlist: Path = Path("allowlist.txt")
+    shard: Shard = Shard(1, 1)
+    filters: Filters = Filters()
+    concurrency: int = 8
+    grace_hours: float = 168.0  # how long a pruned file stays before its blob is deleted
+    timeout: float = 60.0  # seconds per upstream request (connect and each read)
+    retries: int = 4
+    backoff: float = 0.5  # seconds before the first retry; doubles each time
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    page_ttl: float = 2.0  # seconds a cached page is served before it is revalidated
+    max_upload_bytes: int = 1024**3
+    # Access control (mirror/server/auth.py). None: anonymous read only when on loopback.
+    anonymous_read: bool | None = None
+    token_file: str | None = None  # tokens in this file instead of state/tokens.json
+    auth_failure_limit: int = 10  # failed authentications per client per minute, then 429
+
+    @property
+    def allows_anonymous_read(self) -> bool:
+        """``BLOBPI_ANONYMOUS_READ`` if set, else on only when the server listens on loopback.
+
+        >>> ServerSettings(host="0.0.0.0").allows_anonymous_read
+        False
+        """
+        if self.anonymous_read is not None:
+            return self.anonymous_read
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AzureMLSettings:
+    # BLOBPI_FEED_SECRET: the python_feed connection's token or password (never a flag)
+    feed_secret: str | None = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    storage: str = "./data"  # a directory, or a container URL
+    # AZURE_STORAGE_CONNECTION_STRING: the account key for an http(s) --storage (Azurite)
+    storage_connection_string: str | None = dataclasses.field(default=None, repr=False)
+    # Names that may be both mirrored and private: the deliberate dependency-confusion override.
+    shared_names: frozenset[str] = frozenset()
+    server: ServerSettings = ServerSettings()
+    sync: SyncConfig = SyncConfig()
+    lock: LockConfig = LockConfig()
+    azureml: AzureMLSettings = AzureMLSettings()
+    # The environment child processes (pip, uv) get; blobpi itself reads no variable from it.
+    environ: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
+
+
+def platform_tags(platforms: tuple[str, ...]) -> tuple[str, ...]:
+    """Wheel platform tag patterns (PEP 425, fnmatch) for uv's ``--python-platform`` values,
+    so that the sync keeps what the lock resolved for.
+
+    >>> platform_tags(("x86_64-manylinux_2_28", "aarch64-apple-darwin"))
+    ('any', 'linux_x86_64', 'macosx_*_arm64', 'macosx_*_universal2', 'manylinux*_x86_64')
+    """
+    tags = {"any"}
+    for platform in platforms:
+        arch = platform.split("-")[0] if "-" in platform else "x86_64"
+        if "windows" in platform:
+            windows = {"x86_64": "win_amd64", "aarch64": "win_arm64", "i686": "win32"}
+            tags.add(windows.get(arch, f"win_{arch}"))
+        elif "apple" in platform or platform == "macos":
+            tags |= {f"macosx_*_{'arm64' if arch == 'aarch64' else arch}", "macosx_*_universal2"}
+        elif "musl" in platform:
+            tags.add(f"musllinux*_{arch}")
+        else:
+            tags |= {f"manylinux*_{arch}", f"linux_{arch}"}
+    return tuple(sorted(tags))

@@ -1,0 +1,270 @@
+"""Build ``Settings`` from its sources: flags win over ``BLOBPI_*`` variables, variables over
+``blobpi.toml``, the file over the defaults. Pure: a Mapping environ and a parsed TOML dict in.
+
+Every key is in ``_KEYS`` once, with its variable, its file key and an example, so that every
+bad value is the same one-line ``ConfigError``: where it came from, the value, and a good one.
+An empty variable counts as unset (container apps cannot unset an inherited one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.names import project_name
+from blobpi.mirror.core.settings import (
+    AzureMLSettings,
+    Filters,
+    LockConfig,
+    ServerSettings,
+    Settings,
+    Shard,
+    SyncConfig,
+    platform_tags,
+)
+
+__all__ = ["parse_settings", "parse_size"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_TABLES = {"": "", "server": "server", "sync": "sync", "filters": "sync", "lock": "lock"}
+
+
+def parse_size(raw: object) -> int:
+    """A size in bytes, from a number or text with a binary unit.
+
+    >>> parse_size("1.5 GiB")
+    1610612736
+    """
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return raw
+    match = _SIZE_RE.match(raw) if isinstance(raw, str) else None
+    if not match:
+        raise ConfigError(f"size {raw!r} is not a size: use e.g. 500MB or 1GiB")
+    return int(float(match[1]) * _UNITS[(match[2] or "")[:1].upper()])
+
+
+def _text(raw: object) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError("is not a non-empty string")
+    return raw.strip()
+
+
+def _number(
+    kind: type[int] | type[float], least: float = 0, most: float | None = None
+) -> Callable[[object], float]:
+    def parse(raw: object) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise ValueError("is not a number (wrong type)")
+        try:
+            value = kind(raw.strip() if isinstance(raw, str) else raw)
+        except ValueError:
+            raise ValueError("is not a number (wrong type)") from None
+        if value != raw and not isinstance(raw, str):  # 2.5 for a whole number
+            raise ValueError("is not a whole number (wrong type)")
+        if value < least or (most is not None and value > most):
+            raise ValueError(f"is out of range ({least} to {most or 'any'})")
+        return value
+
+    return parse
+
+
+def _bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = raw.strip().lower() if isinstance(raw, str) else None
+    if value not in _TRUE | _FALSE:
+        raise ValueError("is not a boolean (1/0, true/false, yes/no, on/off)")
+    return value in _TRUE
+
+
+def _size(raw: object) -> int:
+    try:
+        return parse_size(raw)
+    except ConfigError:
+        raise ValueError("is not a size") from None
+
+
+def _strings(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(v, str) and v for v in raw):
+        raise ValueError("is not a list of strings")
+    return tuple(raw)
+
+
+def _shard(raw: object) -> Shard:
+    try:
+        return Shard.parse(str(raw))
+    except ConfigError:
+        raise ValueError("is not K/N with 1 <= K <= N") from None
+
+
+def _names(raw: object) -> frozenset[str]:
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(n, str) for n in items):
+        raise ValueError("is not a list of project names")
+    try:
+        return frozenset(project_name(n.strip()) for n in items)
+    except ValueError:
+        raise ValueError("has a name that is not a valid project name") from None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Key:
+    part: str  # "" for the top level, else the Settings part ("filters" is sync's)
+    field: str
+    parse: Callable[[object], object]
+    example: str  # as a variable or flag takes it; the file takes the TOML literal of it
+    env: str | None = None
+    toml: str | None = None  # the key in the part's table; None: not in the file (secrets)
+
+
+_INT, _FLOAT = _number(int), _number(float)
+_KEYS = (
+    _Key("", "storage", _text, "./data", "BLOBPI_STORAGE", "storage"),
+    _Key(
+        "",
+        "storage_connection_string",
+        _text,
+        "'DefaultEndpointsProtocol=...'",
+        "AZURE_STORAGE_CONNECTION_STRING",
+    ),  # fmt: skip
+    _Key("", "shared_names", _names, "internal-tools", "BLOBPI_SHARED_NAMES", "shared-names"),
+    _Key("server", "host", _text, "0.0.0.0", "BLOBPI_HOST", "host"),
+    _Key("server", "port", _number(int, 0, 65535), "8080", "BLOBPI_PORT", "port"),
+    _Key("server", "page_ttl", _FLOAT, "2", "BLOBPI_PAGE_TTL", "page-ttl"),
+    _Key(
+        "server", "max_upload_bytes", _size, "1GiB", "BLOBPI_MAX_UPLOAD_BYTES", "max-upload-bytes"
+    ),
+    _Key("server", "anonymous_read", _bool, "true", "BLOBPI_ANONYMOUS_READ", "anonymous-read"),
+    _Key("server", "token_file", _text, "tokens.json", "BLOBPI_TOKEN_FILE", "token-file"),
+    _Key(
+        "server",
+        "auth_failure_limit",
+        _INT,
+        "10",
+        "BLOBPI_AUTH_FAILURE_LIMIT",
+        "auth-failure-limit",
+    ),  # fmt: skip
+    _Key(
+        "sync", "upstream", _text, "https://pkgs.example.org/simple/", "BLOBPI_UPSTREAM", "upstream"
+    ),  # fmt: skip
+    _Key(
+        "sync",
+        "allowlist",
+        lambda raw: Path(_text(raw)),
+        "allowlist.txt",
+        "BLOBPI_ALLOWLIST",
+        "allowlist",
+    ),  # fmt: skip
+    _Key("sync", "shard", _shard, "1/4", "BLOBPI_SHARD"),
+    _Key("sync", "concurrency", _number(int, 1), "8", toml="concurrency"),
+    _Key("sync", "grace_hours", _FLOAT, "168", toml="grace-hours"),
+    _Key("sync", "timeout", _number(float, 0.001), "60", toml="timeout"),
+    _Key("sync", "retries", _INT, "4", toml="retries"),
+    _Key("sync", "backoff", _FLOAT, "0.5", toml="backoff"),
+    _Key("filters", "python_versions", _strings, '["3.12"]', toml="python-versions"),
+    _Key(
+        "filters", "platform_tags", _strings, '["any", "manylinux*_x86_64"]', toml="platform-tags"
+    ),
+    _Key("filters", "sdists", _bool, "true", toml="sdists"),
+    _Key("filters", "prereleases", _bool, "false", toml="prereleases"),
+    _Key("filters", "latest", _INT, "2", toml="latest"),
+    _Key("filters", "max_file_size", _size, "1GiB", toml="max-file-size"),
+    _Key("filters", "min_age_hours", _FLOAT, "24", toml="min-age-hours"),
+    _Key("lock", "python_versions", _strings, '["3.12"]', toml="python-versions"),
+    _Key("lock", "platforms", _strings, '["x86_64-manylinux_2_28"]', toml="platforms"),
+    _Key("azureml", "feed_secret", _text, "'a read token'", "BLOBPI_FEED_SECRET"),
+)
+
+
+def _flag(key: _Key) -> str:
+    return "--" + key.field.replace("_", "-")
+
+
+def _toml_literal(example: str) -> str:
+    if example[:1] in "[\"'" or example in ("true", "false") or re.fullmatch(r"[\d.]+", example):
+        return example
+    return f'"{example}"'
+
+
+def _pick(
+    key: _Key, environ: Mapping[str, str], file: Mapping[str, Any], flags: Mapping[str, object]
+) -> tuple[object, str] | None:
+    """The winning raw value and how to name where it came from, or None for the default."""
+    path = f"{key.part}.{key.field}" if key.part else key.field
+    if flags.get(path) is not None:
+        return flags[path], f"{_flag(key)} {{}}"
+    if key.env and environ.get(key.env, "").strip():
+        return environ[key.env], f"{key.env}={{}}"
+    table = file.get(_TABLES.get(key.part, key.part), {}) if key.part else file
+    if key.toml and key.toml in table:
+        section = f"[{_TABLES[key.part]}] " if key.part else ""
+        return table[key.toml], f"blobpi.toml {section}{key.toml} = {{}}"
+    return None
+
+
+def _check_tables(file: Mapping[str, Any]) -> None:
+    """Unknown tables and keys are errors: a typo must not silently keep the default."""
+    known: dict[str, set[str]] = defaultdict(set)
+    for key in _KEYS:
+        if key.toml:
+            known[_TABLES[key.part]].add(key.toml)
+    for name, value in file.items():
+        if isinstance(value, dict) and name in known:
+            unknown = sorted(set(value) - known[name])
+            if unknown:
+                raise ConfigError(
+                    f"blobpi.toml [{name}] has no key {unknown[0]!r}: "
+                    f"use one of {', '.join(sorted(known[name]))}"
+                )
+        elif name not in known[""]:
+            tables = ", ".join(f"[{t}]" for t in sorted(known) if t)
+            raise ConfigError(f"blobpi.toml has no setting {name!r}: use {tables} or storage")
+
+
+def parse_settings(
+    environ: Mapping[str, str],
+    file: Mapping[str, Any] | None = None,
+    flags: Mapping[str, object] | None = None,
+) -> Settings:
+    """``Settings`` from variables, the parsed ``blobpi.toml`` and flags (keyed by field path).
+
+    >>> parse_settings({"BLOBPI_PORT": "9000"}, {"server": {"port": 8000}}).server.port
+    9000
+    """
+    file, flags = file or {}, flags or {}
+    _check_tables(file)
+    parts: dict[str, dict[str, Any]] = defaultdict(dict)
+    for key in _KEYS:
+        picked = _pick(key, environ, file, flags)
+        if picked is None:
+            continue
+        raw, where = picked
+        try:
+            parts[key.part][key.field] = key.parse(raw)
+        except ValueError as e:
+            good = _toml_literal(key.example) if where.startswith("blobpi.toml") else key.example
+            # Secrets cannot get here: any non-blank text is a valid one, so none is echoed.
+            raise ConfigError(
+                f"{where.format(repr(raw))} {e}: set e.g. {where.format(good)}"
+            ) from None
+    lock = LockConfig(**parts["lock"])
+    parts["filters"].setdefault("python_versions", lock.python_versions)
+    parts["filters"].setdefault("platform_tags", platform_tags(lock.platforms))
+    if "upstream" not in parts["sync"] and environ.get("PIP_INDEX_URL", "").strip():
+        parts["sync"]["upstream"] = environ["PIP_INDEX_URL"].split()[0]  # pip's own index
+    return Settings(
+        **parts[""],
+        server=ServerSettings(**parts["server"]),
+        sync=SyncConfig(filters=Filters(**parts["filters"]), **parts["sync"]),
+        lock=lock,
+        azureml=AzureMLSettings(**parts["azureml"]),
+        environ=dict(environ),
+    )
