@@ -122,65 +122,46 @@ class _Key:
     parse: Callable[[object], object]
     example: str  # as a variable or flag takes it; the file takes the TOML literal of it
     env: str | None = None
-    toml: str | None = None  # the key in the part's table; None: not in the file (secrets)
+    in_file: bool = True  # secrets are not: a file is committed, copied and printed
+
+    @property
+    def toml(self) -> str | None:
+        """The key in the part's ``blobpi.toml`` table: the field's name, with ``-``."""
+        return self.field.replace("_", "-") if self.in_file else None
 
 
 _INT, _FLOAT = _number(int), _number(float)
+_URL = "https://pkgs.example.org/simple/"
+_AZURE = "AZURE_STORAGE_CONNECTION_STRING"  # read by blobpi (an account key), not the SDK
 _KEYS = (
-    _Key("", "storage", _text, "./data", "BLOBPI_STORAGE", "storage"),
-    _Key(
-        "",
-        "storage_connection_string",
-        _text,
-        "'DefaultEndpointsProtocol=...'",
-        "AZURE_STORAGE_CONNECTION_STRING",
-    ),  # fmt: skip
-    _Key("", "shared_names", _names, "internal-tools", "BLOBPI_SHARED_NAMES", "shared-names"),
-    _Key("server", "host", _text, "0.0.0.0", "BLOBPI_HOST", "host"),
-    _Key("server", "port", _number(int, 0, 65535), "8080", "BLOBPI_PORT", "port"),
-    _Key("server", "page_ttl", _FLOAT, "2", "BLOBPI_PAGE_TTL", "page-ttl"),
-    _Key(
-        "server", "max_upload_bytes", _size, "1GiB", "BLOBPI_MAX_UPLOAD_BYTES", "max-upload-bytes"
-    ),
-    _Key("server", "anonymous_read", _bool, "true", "BLOBPI_ANONYMOUS_READ", "anonymous-read"),
-    _Key("server", "token_file", _text, "tokens.json", "BLOBPI_TOKEN_FILE", "token-file"),
-    _Key(
-        "server",
-        "auth_failure_limit",
-        _INT,
-        "10",
-        "BLOBPI_AUTH_FAILURE_LIMIT",
-        "auth-failure-limit",
-    ),  # fmt: skip
-    _Key(
-        "sync", "upstream", _text, "https://pkgs.example.org/simple/", "BLOBPI_UPSTREAM", "upstream"
-    ),  # fmt: skip
-    _Key(
-        "sync",
-        "allowlist",
-        lambda raw: Path(_text(raw)),
-        "allowlist.txt",
-        "BLOBPI_ALLOWLIST",
-        "allowlist",
-    ),  # fmt: skip
+    _Key("", "storage", _text, "./data", "BLOBPI_STORAGE"),
+    _Key("", "storage_connection_string", _text, "'AccountName=...'", _AZURE, in_file=False),
+    _Key("", "shared_names", _names, "internal-tools", "BLOBPI_SHARED_NAMES"),
+    _Key("server", "host", _text, "0.0.0.0", "BLOBPI_HOST"),
+    _Key("server", "port", _number(int, 0, 65535), "8080", "BLOBPI_PORT"),
+    _Key("server", "page_ttl", _FLOAT, "2", "BLOBPI_PAGE_TTL"),
+    _Key("server", "max_upload_bytes", _size, "1GiB", "BLOBPI_MAX_UPLOAD_BYTES"),
+    _Key("server", "anonymous_read", _bool, "true", "BLOBPI_ANONYMOUS_READ"),
+    _Key("server", "token_file", _text, "tokens.json", "BLOBPI_TOKEN_FILE"),
+    _Key("server", "auth_failure_limit", _INT, "10", "BLOBPI_AUTH_FAILURE_LIMIT"),
+    _Key("sync", "upstream", _text, _URL, "BLOBPI_UPSTREAM"),
+    _Key("sync", "allowlist", lambda raw: Path(_text(raw)), "allowlist.txt", "BLOBPI_ALLOWLIST"),
     _Key("sync", "shard", _shard, "1/4", "BLOBPI_SHARD"),
-    _Key("sync", "concurrency", _number(int, 1), "8", toml="concurrency"),
-    _Key("sync", "grace_hours", _FLOAT, "168", toml="grace-hours"),
-    _Key("sync", "timeout", _number(float, 0.001), "60", toml="timeout"),
-    _Key("sync", "retries", _INT, "4", toml="retries"),
-    _Key("sync", "backoff", _FLOAT, "0.5", toml="backoff"),
-    _Key("filters", "python_versions", _strings, '["3.12"]', toml="python-versions"),
-    _Key(
-        "filters", "platform_tags", _strings, '["any", "manylinux*_x86_64"]', toml="platform-tags"
-    ),
-    _Key("filters", "sdists", _bool, "true", toml="sdists"),
-    _Key("filters", "prereleases", _bool, "false", toml="prereleases"),
-    _Key("filters", "latest", _INT, "2", toml="latest"),
-    _Key("filters", "max_file_size", _size, "1GiB", toml="max-file-size"),
-    _Key("filters", "min_age_hours", _FLOAT, "24", toml="min-age-hours"),
-    _Key("lock", "python_versions", _strings, '["3.12"]', toml="python-versions"),
-    _Key("lock", "platforms", _strings, '["x86_64-manylinux_2_28"]', toml="platforms"),
-    _Key("azureml", "feed_secret", _text, "'a read token'", "BLOBPI_FEED_SECRET"),
+    _Key("sync", "concurrency", _number(int, 1), "8"),
+    _Key("sync", "grace_hours", _FLOAT, "168"),
+    _Key("sync", "timeout", _number(float, 0.001), "60"),
+    _Key("sync", "retries", _INT, "4"),
+    _Key("sync", "backoff", _FLOAT, "0.5"),
+    _Key("filters", "python_versions", _strings, '["3.12"]'),
+    _Key("filters", "platform_tags", _strings, '["any", "manylinux*_x86_64"]'),
+    _Key("filters", "sdists", _bool, "true"),
+    _Key("filters", "prereleases", _bool, "false"),
+    _Key("filters", "latest", _INT, "2"),
+    _Key("filters", "max_file_size", _size, "1GiB"),
+    _Key("filters", "min_age_hours", _FLOAT, "24"),
+    _Key("lock", "python_versions", _strings, '["3.12"]'),
+    _Key("lock", "platforms", _strings, '["x86_64-manylinux_2_28"]'),
+    _Key("azureml", "feed_secret", _text, "'a read token'", "BLOBPI_FEED_SECRET", in_file=False),
 )
 
 

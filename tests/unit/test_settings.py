@@ -61,6 +61,16 @@ PRECEDENCE = [
         (Path("f.txt"), Path("e.txt"), Path("t.txt"), Path("allowlist.txt")),
     ),
     (
+        "sync.shard",
+        "BLOBPI_SHARD",
+        "sync",
+        "shard",
+        "1/2",
+        "2/2",
+        "1/3",
+        (Shard(1, 2), Shard(2, 2), Shard(1, 3), Shard(1, 1)),
+    ),
+    (
         "server.token_file",
         "BLOBPI_TOKEN_FILE",
         "server",
