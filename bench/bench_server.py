@@ -32,6 +32,7 @@ import anyio
 import httpx
 from packaging.utils import canonicalize_name
 
+from blobpi.mirror.core.layout import content_path
 from blobpi.mirror.core.model import File, ProjectList, ProjectPage
 from blobpi.mirror.store.local import LocalStore
 from blobpi.mirror.store.pages import update_project, update_root
@@ -106,7 +107,7 @@ async def _fill_store(store: LocalStore, files: int, packages_dir: Path) -> None
         (packages_dir / filename).write_bytes(b"x")  # what pypiserver lists
         entries.append(
             File.stored(
-                f"packages/{digest[:2]}/{digest[2:4]}/{digest[4:]}/{filename}",
+                content_path(digest, filename),
                 filename=filename,
                 hashes={"sha256": digest},
                 requires_python=">=3.8",
@@ -223,7 +224,7 @@ def main() -> None:
         }
 
         # Memory while streaming a large file through the server.
-        big = f"packages/00/00/{'0' * 60}/big-1.0-py3-none-any.whl"
+        big = content_path("0" * 64, "big-1.0-py3-none-any.whl")
         anyio.run(lambda: store.put(big, _chunks(args.stream_bytes)))
         port = _port()
         url = f"http://127.0.0.1:{port}"

@@ -12,10 +12,11 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
-from urllib.parse import quote, unquote
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from blobpi.mirror.core.layout import file_link, linked_path
 
 __all__ = [
     "API_VERSION",
@@ -29,7 +30,6 @@ __all__ = [
 
 API_VERSION = "1.1"  # PEP 700 (versions, size, upload-time)
 Origin = Literal["mirror", "private"]
-_PACKAGE_URL_PREFIX = "../../"  # pages live at simple/<project>/, files at packages/...
 
 
 def parse_upload_time(raw: str | None) -> dt.datetime | None:
@@ -78,14 +78,12 @@ class File:
     @classmethod
     def stored(cls, blob_path: str, **fields: Any) -> File:
         """A file in our container, linked relative to its project page."""
-        return cls(url=_PACKAGE_URL_PREFIX + quote(blob_path), **fields)
+        return cls(url=file_link(blob_path), **fields)
 
     @property
     def blob_path(self) -> str | None:
         """The container path of a file that ``File.stored`` made; None for other URLs."""
-        if self.url.startswith(_PACKAGE_URL_PREFIX + "packages/"):
-            return unquote(self.url.removeprefix(_PACKAGE_URL_PREFIX))
-        return None
+        return linked_path(self.url)
 
     @property
     def sha256(self) -> str | None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.layout import shard_suffix
 
 __all__ = [
     "DEFAULT_PLATFORMS",
@@ -53,7 +54,7 @@ class Shard:
     @property
     def suffix(self) -> str:
         """``""`` for the single shard, else ``-K-of-N``: names its lease and state blobs."""
-        return "" if self.count == 1 else f"-{self.index}-of-{self.count}"
+        return shard_suffix(self.index, self.count)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

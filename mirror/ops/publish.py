@@ -24,8 +24,9 @@ from blobpi.mirror.core.errors import (
     UploadRejected,
     UploadTooLarge,
 )
+from blobpi.mirror.core.layout import content_path, metadata_path
 from blobpi.mirror.core.model import File, ProjectList, ProjectPage
-from blobpi.mirror.core.names import content_path, parse_distribution_filename
+from blobpi.mirror.core.names import parse_distribution_filename
 from blobpi.mirror.ops.tombstones import read_tombstones
 from blobpi.mirror.store.pages import read_project, update_project, update_root
 from blobpi.mirror.store.protocol import CHUNK_SIZE, BlobStore
@@ -126,7 +127,7 @@ async def publish(
     if dist.kind == "wheel":
         try:
             await store.put(
-                path + ".metadata",
+                metadata_path(path),
                 inspected.metadata,
                 create_only=True,
                 content_type="application/octet-stream",

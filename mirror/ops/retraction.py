@@ -23,10 +23,10 @@ from blobpi.mirror.core.errors import (
     OperationRefused,
     ProjectNotFound,
 )
+from blobpi.mirror.core.layout import file_blobs, tombstones_path, yanks_path
 from blobpi.mirror.core.model import File, ProjectList, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename, project_name
-from blobpi.mirror.ops.tombstones import tombstones_path
-from blobpi.mirror.ops.yanks import Yanks, read_yanks, yanks_path
+from blobpi.mirror.ops.yanks import Yanks, read_yanks
 from blobpi.mirror.store.pages import read_project, update_project, update_root
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.mirror.store.records import change_record
@@ -199,9 +199,9 @@ async def delete(
         store, yanks_path(name), lambda r: {k: v for k, v in r.items() if k not in gone}
     )
     for path in (f.blob_path for f in files):  # only now: the page no longer links to them
-        for suffix in ("", ".metadata", ".provenance") if path else ():
+        for blob in file_blobs(path) if path else ():
             try:
-                await store.delete(f"{path}{suffix}")
+                await store.delete(blob)
             except BlobNotFound:
                 pass
     return files

@@ -28,12 +28,12 @@ from typing import Any, Literal
 from packaging.utils import NormalizedName
 
 from blobpi.mirror.core.errors import BlobNotFound, ConfigError
+from blobpi.mirror.core.layout import tokens_path
 from blobpi.mirror.core.model import format_upload_time, parse_upload_time
 from blobpi.mirror.store.cas import ATTEMPTS, Codec, compare_and_swap
 from blobpi.mirror.store.protocol import BlobStore
 
 __all__ = [
-    "TOKENS_BLOB",
     "Scope",
     "Token",
     "TokenFile",
@@ -46,7 +46,6 @@ __all__ = [
 
 Scope = Literal["read", "upload"]
 SCOPES: tuple[Scope, ...] = ("read", "upload")
-TOKENS_BLOB = "state/tokens.json"
 _PREFIX = "bpi_"
 _ID_HEX = 12
 _DURATION_RE = re.compile(r"^(\d+)([hdw])$")
@@ -175,7 +174,7 @@ class TokenFile:
     def open(cls, store: BlobStore, token_file: str | None) -> TokenFile:
         """``token_file`` (``BLOBPI_TOKEN_FILE``) if set, else ``state/tokens.json``."""
         if not token_file:
-            return cls(store, TOKENS_BLOB)
+            return cls(store, tokens_path())
         from blobpi.mirror.store.local import LocalStore
 
         path = Path(token_file)

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from packaging.utils import NormalizedName
 
+from blobpi.mirror.core.layout import tombstones_path
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.mirror.store.records import read_record
 
-__all__ = ["read_tombstones", "tombstones_path"]
-
-
-def tombstones_path(project: NormalizedName) -> str:
-    return f"state/deleted/{project}.json"
+__all__ = ["read_tombstones"]
 
 
 async def read_tombstones(store: BlobStore, project: NormalizedName) -> dict[str, str]:

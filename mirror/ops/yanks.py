@@ -13,17 +13,14 @@ from collections.abc import Mapping
 
 from packaging.utils import NormalizedName
 
+from blobpi.mirror.core.layout import yanks_path
 from blobpi.mirror.core.model import ProjectPage
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.mirror.store.records import read_record
 
-__all__ = ["apply_yanks", "read_yanks", "yanks_path"]
+__all__ = ["apply_yanks", "read_yanks"]
 
 Yanks = Mapping[str, bool | str]
-
-
-def yanks_path(project: NormalizedName) -> str:
-    return f"state/yanks/{project}.json"
 
 
 async def read_yanks(

@@ -31,8 +31,9 @@ from blobpi.mirror.core.errors import (
     StorageUnavailable,
 )
 from blobpi.mirror.core.http import Unsatisfiable, accepts_gzip, etag_matches, parse_range
+from blobpi.mirror.core.layout import package_path, page_path
 from blobpi.mirror.core.model import ProjectList
-from blobpi.mirror.core.names import check_blob_path, project_name
+from blobpi.mirror.core.names import project_name
 from blobpi.mirror.core.negotiate import Format, select_format
 from blobpi.mirror.core.render import render_index_html, render_index_json
 from blobpi.mirror.core.settings import Settings
@@ -42,7 +43,6 @@ from blobpi.mirror.server.cache import CachedPage, PageCache
 from blobpi.mirror.server.metrics import Metrics, MetricsMiddleware
 from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.upload_api import upload
-from blobpi.mirror.store.pages import page_path
 from blobpi.mirror.store.protocol import BlobStore, open_store
 
 __all__ = ["create_app"]
@@ -136,7 +136,7 @@ def _file_path(request: Request) -> str:
     raw_path = request.scope.get("raw_path", b"").lower()
     if any(sep in raw_path for sep in _ENCODED_SEPARATORS):
         raise InvalidName("encoded separators are not allowed in package paths")
-    return check_blob_path("packages/" + request.path_params["path"])
+    return package_path(request.path_params["path"])
 
 
 async def package_file(request: Request) -> Response:

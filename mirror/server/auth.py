@@ -38,6 +38,7 @@ from blobpi.mirror.core.errors import (
     TooManyFailures,
     Unauthenticated,
 )
+from blobpi.mirror.core.layout import file_name
 from blobpi.mirror.core.names import parse_distribution_filename, project_name
 from blobpi.mirror.ops.tokens import Scope as TokenScope
 from blobpi.mirror.ops.tokens import Token, TokenFile, check_token
@@ -74,8 +75,7 @@ def path_project(path: str) -> NormalizedName | None:
         if path.startswith("/simple/") and path.count("/") == 3:
             return project_name(path.split("/")[2])
         if path.startswith("/packages/"):
-            filename = path.rsplit("/", 1)[-1].removesuffix(".metadata")
-            return parse_distribution_filename(filename.removesuffix(".provenance")).name
+            return parse_distribution_filename(file_name(path)).name
     except InvalidName:
         return None
     return None

@@ -14,21 +14,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from blobpi.mirror.core.errors import LeaseHeld
+from blobpi.mirror.core.layout import lease_path
 from blobpi.mirror.store.protocol import BlobStore
 
-__all__ = ["DURATION", "POLL", "held", "hold_lease", "lease_path"]
+__all__ = ["DURATION", "POLL", "held", "hold_lease"]
 
 DURATION = 60  # seconds; Azure allows 15-60 or infinite, and infinite would outlive a crash
 POLL = 1.0  # seconds between attempts while another writer holds it
-
-
-def lease_path(suffix: str = "") -> str:
-    """The lease blob of one shard.
-
-    >>> lease_path("-1-of-2")
-    'state/sync-1-of-2.lock'
-    """
-    return f"state/sync{suffix}.lock"
 
 
 def held(path: str, where: str, wait: float) -> LeaseHeld:

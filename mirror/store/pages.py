@@ -5,7 +5,8 @@ there is no database to keep in step. Every change is a read-modify-write: rende
 formats, write the HTML, then the JSON by compare-and-swap (``store.cas``: ``If-Match`` on
 the ETag that was read, or ``If-None-Match: *`` for a new project). A writer that loses the
 race re-reads and retries, and rewrites the HTML from the merged record, so concurrent
-uploads and sync shards never lose each other's files. Blob layout: see DESIGN.md.
+uploads and sync shards never lose each other's files. Where the pages live:
+``layout.page_path``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from packaging.utils import NormalizedName
 
 from blobpi.mirror.core.errors import BlobNotFound
+from blobpi.mirror.core.layout import page_path
 from blobpi.mirror.core.model import ProjectList, ProjectPage
 from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.core.render import (
@@ -28,29 +30,17 @@ from blobpi.mirror.store.cas import Codec, compare_and_swap, read_with_etag
 from blobpi.mirror.store.protocol import BlobStore
 
 __all__ = [
-    "page_path",
     "read_project",
     "read_projects",
     "update_project",
     "update_root",
 ]
 
-_SUFFIX = {Format.JSON: "index.v1_json", Format.HTML: "index.v1_html"}
 CONTENT_TYPES = {
     Format.JSON: Format.JSON.value,
     Format.HTML: "text/html; charset=utf-8",
 }
 _HTML = CONTENT_TYPES[Format.HTML]
-
-
-def page_path(project: NormalizedName | None, fmt: Format) -> str:
-    """The blob of a page: ``simple/<project>/index.v1_json`` or the root's ``simple/...``.
-
-    >>> page_path(None, Format.JSON)
-    'simple/index.v1_json'
-    """
-    suffix = _SUFFIX[Format.JSON if fmt is Format.JSON else Format.HTML]
-    return f"simple/{project}/{suffix}" if project else f"simple/{suffix}"
 
 
 def _load_project(data: bytes | None) -> ProjectPage | None:

@@ -11,6 +11,14 @@ Pure: no I/O, no clock (``now`` is passed in). Rules (DESIGN.md, "The sync worke
 - Files already mirrored stay as stored, with ``yanked`` (PEP 592) and ``requires-python``
   taken from upstream; a file the upstream deleted stays (and is reported); a file no line
   allows any more leaves the page (its blob is deleted after the grace period).
+
+Every prune decision is made here; ``sync.io.apply`` and ``sync.io.prune`` only carry it out:
+
+- project level (``removed_projects``, ``page_without_files``): a project the allow-list no
+  longer names, or whose page the plan leaves empty, loses its pages at once, unless it holds
+  private uploads;
+- file level (``ProjectPlan.drop``, then ``plan_deletes``): a file taken off a page starts its
+  grace period; its blobs are deleted when that is over.
 """
 
 from __future__ import annotations
@@ -20,32 +28,31 @@ import datetime as dt
 import fnmatch
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import unquote, urlsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, parse_wheel_filename
 from packaging.version import Version
 
 from blobpi.mirror.core.errors import InvalidName
-from blobpi.mirror.core.model import File
-from blobpi.mirror.core.names import check_blob_path, content_path, parse_distribution_filename
+from blobpi.mirror.core.layout import mirror_path
+from blobpi.mirror.core.model import File, ProjectPage
+from blobpi.mirror.core.names import parse_distribution_filename
 from blobpi.mirror.core.settings import Filters
 from blobpi.mirror.core.tags import wheel_fits
 from blobpi.sync.core.allowlist import Entry
 
 __all__ = [
+    "Deletes",
     "ProjectPlan",
     "Wanted",
-    "blob_path_for",
-    "due_deletes",
     "inputs_digest",
+    "page_without_files",
+    "plan_deletes",
     "plan_project",
+    "removed_projects",
     "shard_of",
 ]
-
-_UPSTREAM_PATH_RE = re.compile(r"^/packages/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/([^/]+)$")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -84,21 +91,6 @@ def inputs_digest(entries: Sequence[Entry], filters: Filters) -> str:
         sort_keys=True,
     )
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def blob_path_for(url: str, filename: str, sha256: str) -> str:
-    """The upstream URL's path when it has the public index's shape, so that locks that pin
-    upstream URLs can be rewritten by swapping the host; else a content path.
-
-    >>> url = "https://h/packages/ab/cd/" + "e" * 60 + "/x-1.tar.gz"
-    >>> blob_path_for(url, "x-1.tar.gz", "0" * 64)
-    'packages/ab/cd/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee/x-1.tar.gz'
-    """
-    path = unquote(urlsplit(url).path)
-    match = _UPSTREAM_PATH_RE.match(path)
-    if match and match[1] == filename:
-        return check_blob_path(path.lstrip("/"))
-    return check_blob_path(content_path(sha256, filename))
 
 
 def _versions(filters: Filters) -> list[tuple[int, int]]:
@@ -256,7 +248,7 @@ def plan_project(
         if filename in stored_names:
             continue
         try:
-            fetch.append(Wanted(file, blob_path_for(file.url, filename, file.sha256 or "")))
+            fetch.append(Wanted(file, mirror_path(file.url, filename, file.sha256 or "")))
         except InvalidName as e:
             errors.append(f"{filename!r}: {e}")
     return ProjectPlan(
@@ -270,14 +262,47 @@ def plan_project(
     )
 
 
-def due_deletes(
-    pending: Mapping[str, str], now: dt.datetime, grace: dt.timedelta
-) -> tuple[list[str], dict[str, str]]:
-    """Split pruned blobs (path -> ISO time pruned) into those due now and the rest.
+def removed_projects(synced: Iterable[str], named: Iterable[str]) -> tuple[NormalizedName, ...]:
+    """Project level: the projects a shard synced before that its allow-list no longer names.
+
+    >>> removed_projects(["a", "b"], ["b", "c"])
+    ('a',)
+    """
+    return tuple(NormalizedName(n) for n in sorted(set(synced) - set(named)))
+
+
+def page_without_files(page: ProjectPage | None) -> ProjectPage | None:
+    """Project level: a page the sync leaves without files. A mirrored project's pages go;
+    a private one's stay, as it may have become since it was read (the sync never removes
+    what it did not write).
+
+    >>> page_without_files(ProjectPage(name="a", origin="mirror")) is None
+    True
+    """
+    return None if page is not None and page.origin == "mirror" else page
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Deletes:
+    due: tuple[str, ...]  # file blobs whose grace period is over: delete with their sidecars
+    pending: dict[str, str]  # file blob -> ISO time it was pruned, still in its grace period
+
+
+def plan_deletes(
+    pending: Mapping[str, str], pruned: Iterable[File], now: dt.datetime, grace: dt.timedelta
+) -> Deletes:
+    """File level: the files this run took off a page start their grace period (a blob
+    pruned before keeps its first time); the blobs whose grace period is over are due.
 
     >>> t = dt.datetime(2024, 1, 8, tzinfo=dt.UTC)
-    >>> due_deletes({"a": "2024-01-01T00:00:00+00:00"}, t, dt.timedelta(days=7))
-    (['a'], {})
+    >>> plan_deletes({"a": "2024-01-01T00:00:00+00:00"}, [], t, dt.timedelta(days=7))
+    Deletes(due=('a',), pending={})
     """
-    due = sorted(p for p, t in pending.items() if now - dt.datetime.fromisoformat(t) >= grace)
-    return due, {p: t for p, t in pending.items() if p not in due}
+    waiting = dict(pending)
+    for file in pruned:
+        if file.blob_path:
+            waiting.setdefault(file.blob_path, now.isoformat())
+    due = tuple(
+        sorted(p for p, t in waiting.items() if now - dt.datetime.fromisoformat(t) >= grace)
+    )
+    return Deletes(due, {p: t for p, t in waiting.items() if p not in due})

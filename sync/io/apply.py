@@ -24,6 +24,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from blobpi.mirror.core.errors import BlobNotFound, MirrorError, UpstreamUnreachable
+from blobpi.mirror.core.layout import report_path, sync_state_path
 from blobpi.mirror.core.model import File, Origin, ProjectList, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
 from blobpi.mirror.core.settings import SyncConfig
@@ -33,9 +34,17 @@ from blobpi.mirror.store.pages import read_project, update_project, update_root
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.mirror.store.records import read_record
 from blobpi.sync.core.allowlist import Entry
-from blobpi.sync.core.plan import ProjectPlan, inputs_digest, plan_project, shard_of
+from blobpi.sync.core.plan import (
+    ProjectPlan,
+    inputs_digest,
+    page_without_files,
+    plan_deletes,
+    plan_project,
+    removed_projects,
+    shard_of,
+)
 from blobpi.sync.io.fetch import fetch_file
-from blobpi.sync.io.prune import delete_due, remember, remove_project
+from blobpi.sync.io.prune import delete_blobs, remove_project
 from blobpi.sync.io.report import CountingStore, Progress, Report
 from blobpi.sync.io.upstream import Upstream
 
@@ -55,15 +64,12 @@ class _Run:
     progress: Progress
     previous: dict[str, Any]
     projects: dict[str, Any] = dataclasses.field(default_factory=dict)  # new per-project state
+    pruned: list[File] = dataclasses.field(default_factory=list)  # taken off a page this run
     pending: dict[str, str] = dataclasses.field(default_factory=dict)  # pruned blob -> when
     listed: set[NormalizedName] = dataclasses.field(
         default_factory=set
     )  # projects with a mirror page
     unlisted: set[NormalizedName] = dataclasses.field(default_factory=set)  # pages this run removed
-
-
-def _state_paths(suffix: str) -> tuple[str, str]:
-    return f"state/sync{suffix}.json", f"state/report{suffix}.json"
 
 
 async def _read_json(store: BlobStore, path: str) -> dict[str, Any] | None:
@@ -179,7 +185,7 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
         ]
         everything = [*files, *kept]
         if not everything:
-            return None if page is not None and page.origin == "mirror" else page
+            return page_without_files(page)
         versions = [str(_version(f.filename)) for f in everything]
         serial = found.serial if found.serial is not None else (page.last_serial if page else None)
         origin: Origin = "private" if kept else "mirror"
@@ -193,7 +199,8 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
         run.listed.add(name)
     elif after is None and current is not None:
         run.unlisted.add(name)  # this run deleted its pages
-    remember(run.pending, plan.drop, report, run.now.isoformat())
+    run.pruned.extend(plan.drop)
+    report.pruned.extend(f.filename for f in plan.drop)
     clean = not plan.errors and len(fetched) == len(plan.fetch)
     report.unchanged += clean and not written  # in sync, whether or not the upstream sent 304
     run.projects[name] = {
@@ -214,7 +221,6 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
         if shard_of(entry.name, config.shard.count) == config.shard.index:
             by_name[entry.name].append(entry)
     report.projects = len(by_name)
-    run.pending = dict(run.previous.get("pending", {}))
     limit = anyio.CapacityLimiter(config.concurrency)
 
     async def _limited(name: NormalizedName, group: Sequence[Entry]) -> None:
@@ -224,19 +230,25 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
     async with anyio.create_task_group() as tasks:
         for name, group in sorted(by_name.items()):
             tasks.start_soon(_limited, name, group)
-    removed = sorted(set(run.previous["projects"]) - set(by_name))
+    removed = removed_projects(run.previous["projects"], by_name)
     if report.dry_run:
-        report.removed_projects = removed  # what a real run would take off the pages
+        report.removed_projects = list(removed)  # what a real run would take off the pages
         return
     for name in removed:
-        await remove_project(run.store, name, run.pending, report, run.now.isoformat())
+        if (files := await remove_project(run.store, name)) is not None:
+            report.removed_projects.append(name)
+            report.pruned.extend(f.filename for f in files)
+            run.pruned.extend(files)
     gone = set(report.removed_projects) | run.unlisted
     if run.listed or gone:  # a run that mirrored nothing creates no empty root either
         await update_root(
             run.store, lambda pl: ProjectList.of((set(pl.projects) - gone) | run.listed)
         )
     grace = dt.timedelta(hours=config.grace_hours)
-    run.pending = await delete_due(run.store, run.pending, run.now, grace, report)
+    deletes = plan_deletes(run.previous.get("pending", {}), run.pruned, run.now, grace)
+    await delete_blobs(run.store, deletes.due)
+    report.deleted.extend(deletes.due)
+    run.pending = deletes.pending
 
 
 async def run_sync(
@@ -253,7 +265,7 @@ async def run_sync(
     """Make the container hold what ``entries`` allow; the report says what happened."""
     started = time.monotonic()
     report = Report(shard=f"{config.shard.index}/{config.shard.count}", dry_run=dry_run)
-    state_path, report_path = _state_paths(config.shard.suffix)
+    state_path, last_report = sync_state_path(config.shard.suffix), report_path(config.shard.suffix)
     async with Upstream(
         config.upstream,
         timeout=config.timeout,
@@ -285,8 +297,8 @@ async def run_sync(
                     if state != previous:
                         await counted.put(state_path, json.dumps(state, sort_keys=True).encode())
                     _finish(report, upstream, started, counted.writes)
-                    if report.outdates(await _read_json(store, report_path)):
-                        await store.put(report_path, report.to_json())
+                    if report.outdates(await _read_json(store, last_report)):
+                        await store.put(last_report, report.to_json())
         finally:
             run.progress.close()
     _finish(report, upstream, started, counted.writes)

@@ -14,6 +14,7 @@ import anyio.to_thread
 
 from blobpi.mirror.core.distribution import inspect_distribution
 from blobpi.mirror.core.errors import BlobExists, BlobNotFound, HashMismatch, UpstreamUnavailable
+from blobpi.mirror.core.layout import metadata_path, metadata_url, provenance_path
 from blobpi.mirror.core.model import File, format_upload_time
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.sync.core.plan import Wanted
@@ -74,7 +75,7 @@ async def _wheel_metadata(store: BlobStore, path: str, filename: str) -> bytes:
 
 
 async def _metadata(store: BlobStore, upstream: Upstream, wanted: Wanted) -> dict[str, str]:
-    file, path = wanted.upstream, wanted.path + ".metadata"
+    file, path = wanted.upstream, metadata_path(wanted.path)
     try:
         blob = await store.get(path)
         assert blob is not None
@@ -82,7 +83,7 @@ async def _metadata(store: BlobStore, upstream: Upstream, wanted: Wanted) -> dic
     except BlobNotFound:
         pass
     # Some upstreams serve .metadata files without saying so in the page; try them anyway.
-    data = await upstream.small(file.url + ".metadata")
+    data = await upstream.small(metadata_url(file.url))
     expected = file.core_metadata.get("sha256") if isinstance(file.core_metadata, dict) else None
     if data is not None and expected and hashlib.sha256(data).hexdigest() != expected:
         raise UpstreamUnavailable(
@@ -102,7 +103,7 @@ async def _provenance(store: BlobStore, upstream: Upstream, wanted: Wanted) -> s
     """PEP 740: the upstream's provenance file beside ours, linked relative to the page."""
     if not wanted.upstream.provenance:
         return None
-    path = wanted.path + ".provenance"
+    path = provenance_path(wanted.path)
     try:
         await store.head(path)
     except BlobNotFound:

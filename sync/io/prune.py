@@ -1,60 +1,43 @@
-"""Pruning: a project the allow-list no longer names leaves the pages at once; the blobs of
-pruned files are deleted only after a grace period, so a client that just read a page (or a
-lock that still pins a file) keeps working for a while, and a mistaken removal is cheap to
-undo. Pending deletions (blob path -> when pruned) live in the shard's state.
+"""Pruning, carried out: ``sync.core.plan`` decides what goes (``removed_projects``,
+``page_without_files``, ``plan_deletes``); this removes the pages and deletes the blobs.
+
+A project the allow-list no longer names leaves the pages at once; the blobs of pruned files
+are deleted only after a grace period, so a client that just read a page (or a lock that still
+pins a file) keeps working for a while, and a mistaken removal is cheap to undo. Pending
+deletions (blob path -> when pruned) live in the shard's state.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Iterable
 
 from packaging.utils import NormalizedName
 
 from blobpi.mirror.core.errors import BlobNotFound
-from blobpi.mirror.core.model import File, ProjectPage
+from blobpi.mirror.core.layout import file_blobs
+from blobpi.mirror.core.model import File
 from blobpi.mirror.store.pages import read_project, update_project
 from blobpi.mirror.store.protocol import BlobStore
-from blobpi.sync.core.plan import due_deletes
-from blobpi.sync.io.report import Report
+from blobpi.sync.core.plan import page_without_files
 
-__all__ = ["delete_due", "remember", "remove_project"]
-
-
-def remember(pending: dict[str, str], files: tuple[File, ...], report: Report, now: str) -> None:
-    """Record files taken off a page: reported now, deleted after the grace period."""
-    for file in files:
-        report.pruned.append(file.filename)
-        if file.blob_path:
-            pending.setdefault(file.blob_path, now)
+__all__ = ["delete_blobs", "remove_project"]
 
 
-def _unless_private(page: ProjectPage | None) -> ProjectPage | None:
-    return None if page is not None and page.origin == "mirror" else page  # may have changed
-
-
-async def remove_project(
-    store: BlobStore, name: NormalizedName, pending: dict[str, str], report: Report, now: str
-) -> None:
-    """Delete a mirrored project's pages (never a private project's)."""
+async def remove_project(store: BlobStore, name: NormalizedName) -> tuple[File, ...] | None:
+    """Delete a mirrored project's pages (never a private project's); the files that left
+    them, or None when the project had no mirrored pages to remove."""
     current = await read_project(store, name)
     if current is None or current.origin != "mirror":
-        return
-    await update_project(store, name, _unless_private)
-    report.removed_projects.append(name)
-    remember(pending, current.files, report, now)
+        return None
+    await update_project(store, name, page_without_files)
+    return current.files
 
 
-async def delete_due(
-    store: BlobStore, pending: dict[str, str], now: dt.datetime, grace: dt.timedelta, report: Report
-) -> dict[str, str]:
-    """Delete the blobs (and their .metadata/.provenance) whose grace period is over;
-    returns the deletions still pending."""
-    due, remaining = due_deletes(pending, now, grace)
+async def delete_blobs(store: BlobStore, due: Iterable[str]) -> None:
+    """Delete the due file blobs and their .metadata/.provenance (absent ones are fine)."""
     for path in due:
-        for blob in (path, path + ".metadata", path + ".provenance"):
+        for blob in file_blobs(path):
             try:
                 await store.delete(blob)
             except BlobNotFound:
                 continue
-        report.deleted.append(path)
-    return remaining

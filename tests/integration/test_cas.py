@@ -9,11 +9,12 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from blobpi.mirror.core.errors import StorageUnavailable, WriteConflict
+from blobpi.mirror.core.layout import page_path
 from blobpi.mirror.core.model import File, ProjectPage
 from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.core.render import render_project_html
 from blobpi.mirror.store.cas import Codec, compare_and_swap, read_with_etag
-from blobpi.mirror.store.pages import page_path, read_project, update_project
+from blobpi.mirror.store.pages import read_project, update_project
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.mirror.store.records import change_record, read_record
 

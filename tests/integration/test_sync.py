@@ -14,10 +14,10 @@ import pytest
 
 from blobpi.mirror.cli.main import main
 from blobpi.mirror.core.errors import BlobNotFound, LeaseHeld
+from blobpi.mirror.core.layout import yanks_path
 from blobpi.mirror.core.model import ProjectPage
 from blobpi.mirror.core.settings import Filters, Shard, SyncConfig
 from blobpi.mirror.ops.publish import publish
-from blobpi.mirror.ops.yanks import yanks_path
 from blobpi.mirror.store.lease import hold_lease
 from blobpi.mirror.store.pages import read_project, read_projects
 from blobpi.mirror.store.protocol import BlobStore

@@ -19,13 +19,13 @@ from blobpi.mirror.core.errors import (
     ProjectNotFound,
     UploadConflict,
 )
+from blobpi.mirror.core.layout import page_path
 from blobpi.mirror.core.model import File, ProjectList, ProjectPage
 from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.ops.retraction import delete, unyank, yank
 from blobpi.mirror.ops.yanks import apply_yanks, read_yanks
 from blobpi.mirror.store.pages import (
-    page_path,
     read_project,
     read_projects,
     update_project,

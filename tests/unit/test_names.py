@@ -5,12 +5,7 @@ from __future__ import annotations
 import pytest
 
 from blobpi.mirror.core.errors import InvalidName
-from blobpi.mirror.core.names import (
-    check_blob_path,
-    content_path,
-    parse_distribution_filename,
-    project_name,
-)
+from blobpi.mirror.core.names import parse_distribution_filename, project_name
 
 
 @pytest.mark.parametrize(
@@ -75,29 +70,3 @@ def test_parse_distribution_filename__valid(
 def test_parse_distribution_filename__rejects(filename: str) -> None:
     with pytest.raises(InvalidName):
         parse_distribution_filename(filename)
-
-
-def test_content_path__splits_digest() -> None:
-    digest = "0123456789abcdef" * 4
-    assert content_path(digest, "a-1.0.tar.gz") == (f"packages/01/23/{digest[4:]}/a-1.0.tar.gz")
-    with pytest.raises(InvalidName):
-        content_path("zz" * 32, "a-1.0.tar.gz")
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        "packages/../simple/index.v1_json",
-        "packages/a//b",
-        "packages/./a",
-        "packages/a\0b",
-        "packages/a\\b",
-        "state/sync.lock",
-        "packages",
-        "packages/" + "a" * 1100,
-        "packages/a%2fb",
-    ],
-)
-def test_check_blob_path__rejects(path: str) -> None:
-    with pytest.raises(InvalidName):
-        check_blob_path(path)

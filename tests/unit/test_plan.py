@@ -9,10 +9,16 @@ import hashlib
 import pytest
 from packaging.utils import canonicalize_name
 
-from blobpi.mirror.core.model import File
+from blobpi.mirror.core.model import File, ProjectPage
 from blobpi.mirror.core.settings import Filters
 from blobpi.sync.core.allowlist import parse_allowlist
-from blobpi.sync.core.plan import blob_path_for, due_deletes, plan_project, shard_of
+from blobpi.sync.core.plan import (
+    page_without_files,
+    plan_deletes,
+    plan_project,
+    removed_projects,
+    shard_of,
+)
 
 DEMO = canonicalize_name("demo")
 NOW = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
@@ -163,19 +169,6 @@ def test_plan_project__changed_upstream_content_is_an_error() -> None:
     assert [f.filename for f in plan.keep] == ["demo-1.0.tar.gz"]
 
 
-@pytest.mark.parametrize(
-    ("url", "expected_prefix"),
-    [
-        (f"https://h/packages/ab/cd/{'e' * 60}/x-1.tar.gz", f"packages/ab/cd/{'e' * 60}/"),
-        ("https://h/files/x-1.tar.gz", f"packages/00/00/{'0' * 60}/"),
-        (f"https://h/packages/ab/cd/{'e' * 60}/other-1.tar.gz", f"packages/00/00/{'0' * 60}/"),
-        (f"https://h/packages/ab/cd/{'e' * 60}/..%2fx-1.tar.gz", f"packages/00/00/{'0' * 60}/"),
-    ],
-)
-def test_blob_path_for__upstream_shape_or_content_path(url: str, expected_prefix: str) -> None:
-    assert blob_path_for(url, "x-1.tar.gz", "0" * 64) == expected_prefix + "x-1.tar.gz"
-
-
 def test_shard_of__stable_and_spread() -> None:
     names = [f"project-{i}" for i in range(400)]
     shards = [shard_of(n, 4) for n in names]
@@ -186,10 +179,10 @@ def test_shard_of__stable_and_spread() -> None:
     assert shards[:16] == [4, 2, 2, 2, 1, 3, 2, 4, 4, 1, 1, 1, 2, 4, 2, 4]
 
 
-def test_due_deletes__after_grace_only() -> None:
+def test_plan_deletes__after_grace_only() -> None:
     pending = {"a": "2024-05-20T00:00:00+00:00", "b": "2024-05-31T00:00:00+00:00"}
-    due, rest = due_deletes(pending, NOW, dt.timedelta(days=7))
-    assert due == ["a"] and rest == {"b": pending["b"]}
+    deletes = plan_deletes(pending, [], NOW, dt.timedelta(days=7))
+    assert deletes.due == ("a",) and deletes.pending == {"b": pending["b"]}
 
 
 def test_plan_project__hashed_line_whose_files_all_fail_the_filters_is_an_error() -> None:
@@ -199,3 +192,45 @@ def test_plan_project__hashed_line_whose_files_all_fail_the_filters_is_an_error(
         DEMO, parse_allowlist(line), UPSTREAM, [], dataclasses.replace(FILTERS, sdists=False), NOW
     )
     assert plan.fetch == () and "none of its files passes the [sync] filters" in plan.errors[0]
+
+
+def test_removed_projects__only_those_no_longer_named() -> None:
+    assert removed_projects(["gamma", "alpha", "beta"], ["beta", "delta"]) == ("alpha", "gamma")
+    assert removed_projects(["alpha"], ["alpha"]) == ()
+    assert removed_projects([], ["alpha"]) == ()
+
+
+@pytest.mark.parametrize(
+    ("page", "expected_gone"),
+    [
+        (ProjectPage(name=DEMO, origin="mirror"), True),
+        (ProjectPage(name=DEMO, origin="private"), False),
+        (ProjectPage(name=DEMO), False),
+    ],
+)
+def test_page_without_files__removes_mirrored_pages_only(
+    page: ProjectPage, expected_gone: bool
+) -> None:
+    assert page_without_files(page) is (None if expected_gone else page)
+    assert page_without_files(None) is None
+
+
+def _stored(filename: str) -> File:
+    return File.stored(f"packages/aa/bb/cc/{filename}", filename=filename, hashes={})
+
+
+def test_plan_deletes__pruned_files_start_their_grace_period() -> None:
+    earlier = {"packages/aa/bb/cc/demo-0.9.tar.gz": "2024-05-30T00:00:00+00:00"}
+    pruned = [_stored("demo-0.9.tar.gz"), _stored("demo-1.0.tar.gz"), _file("demo-2.0.tar.gz")]
+    deletes = plan_deletes(earlier, pruned, NOW, dt.timedelta(days=7))
+    assert deletes.due == ()
+    assert deletes.pending == {  # the first time is kept; an upstream URL is no blob of ours
+        "packages/aa/bb/cc/demo-0.9.tar.gz": "2024-05-30T00:00:00+00:00",
+        "packages/aa/bb/cc/demo-1.0.tar.gz": NOW.isoformat(),
+    }
+    assert earlier == {"packages/aa/bb/cc/demo-0.9.tar.gz": "2024-05-30T00:00:00+00:00"}
+
+
+def test_plan_deletes__no_grace_deletes_this_runs_prunes_at_once() -> None:
+    deletes = plan_deletes({}, [_stored("demo-1.0.tar.gz")], NOW, dt.timedelta(0))
+    assert deletes.due == ("packages/aa/bb/cc/demo-1.0.tar.gz",) and deletes.pending == {}
