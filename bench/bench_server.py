@@ -32,8 +32,9 @@ import anyio
 import httpx
 from packaging.utils import canonicalize_name
 
-from blobpi.mirror.core.layout import content_path
+from blobpi.mirror.core.layout import content_path, page_path
 from blobpi.mirror.core.model import File, ProjectList, ProjectPage
+from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.store.local import LocalStore
 from blobpi.mirror.store.pages import update_project, update_root
 
@@ -159,7 +160,7 @@ def main() -> None:
         packages.mkdir()
         store = LocalStore(data)
         anyio.run(_fill_store, store, args.files, packages)
-        page_bytes = (data / "simple" / PROJECT / "index.v1_html").stat().st_size
+        page_bytes = (data / page_path(PROJECT, Format.HTML)).stat().st_size
 
         rates: dict[str, float] = {}
         port = _port()
@@ -213,7 +214,7 @@ def main() -> None:
             f"{url}/",
         ):
             rates["http.server static html"] = _wrk(
-                f"{url}/simple/{PROJECT}/index.v1_html", args.seconds, "text/html"
+                f"{url}/{page_path(PROJECT, Format.HTML)}", args.seconds, "text/html"
             )
         results["page_bytes"] = page_bytes
         results["requests_per_second"] = rates
