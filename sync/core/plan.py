@@ -289,19 +289,27 @@ class Deletes:
 
 
 def plan_deletes(
-    pending: Mapping[str, str], pruned: Iterable[File], now: dt.datetime, grace: dt.timedelta
+    pending: Mapping[str, str],
+    pruned: Iterable[File],
+    linked: Iterable[File],
+    now: dt.datetime,
+    grace: dt.timedelta,
 ) -> Deletes:
     """File level: the files this run took off a page start their grace period (a blob
-    pruned before keeps its first time); the blobs whose grace period is over are due.
+    pruned before keeps its first time); a file a page links again (``linked``: back in the
+    allow-list within the grace period) is no longer pending; the blobs whose grace period
+    is over are due.
 
     >>> t = dt.datetime(2024, 1, 8, tzinfo=dt.UTC)
-    >>> plan_deletes({"a": "2024-01-01T00:00:00+00:00"}, [], t, dt.timedelta(days=7))
+    >>> plan_deletes({"a": "2024-01-01T00:00:00+00:00"}, [], [], t, dt.timedelta(days=7))
     Deletes(due=('a',), pending={})
     """
     waiting = dict(pending)
     for file in pruned:
         if file.blob_path:
             waiting.setdefault(file.blob_path, now.isoformat())
+    for file in linked:
+        waiting.pop(file.blob_path or "", None)
     due = tuple(
         sorted(p for p, t in waiting.items() if now - dt.datetime.fromisoformat(t) >= grace)
     )

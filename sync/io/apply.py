@@ -65,6 +65,7 @@ class _Run:
     previous: dict[str, Any]
     projects: dict[str, Any] = dataclasses.field(default_factory=dict)  # new per-project state
     pruned: list[File] = dataclasses.field(default_factory=list)  # taken off a page this run
+    linked: list[File] = dataclasses.field(default_factory=list)  # on a page this run wrote
     pending: dict[str, str] = dataclasses.field(default_factory=dict)  # pruned blob -> when
     listed: set[NormalizedName] = dataclasses.field(
         default_factory=set
@@ -200,6 +201,7 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
     elif after is None and current is not None:
         run.unlisted.add(name)  # this run deleted its pages
     run.pruned.extend(plan.drop)
+    run.linked.extend(after.files if after is not None else ())
     report.pruned.extend(f.filename for f in plan.drop)
     clean = not plan.errors and len(fetched) == len(plan.fetch)
     report.unchanged += clean and not written  # in sync, whether or not the upstream sent 304
@@ -245,7 +247,8 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
             run.store, lambda pl: ProjectList.of((set(pl.projects) - gone) | run.listed)
         )
     grace = dt.timedelta(hours=config.grace_hours)
-    deletes = plan_deletes(run.previous.get("pending", {}), run.pruned, run.now, grace)
+    pending = run.previous.get("pending", {})
+    deletes = plan_deletes(pending, run.pruned, run.linked, run.now, grace)
     await delete_blobs(run.store, deletes.due)
     report.deleted.extend(deletes.due)
     run.pending = deletes.pending

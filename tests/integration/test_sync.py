@@ -246,6 +246,21 @@ async def test_sync__prune_removes_from_pages_at_once_and_deletes_after_grace(
         await store.head(str(alpha_blobs[-1]))
 
 
+async def test_sync__files_back_within_the_grace_period_are_not_deleted(
+    store: BlobStore, world: World
+) -> None:
+    assert (await _sync(store, world, "alpha\nbeta")).ok
+    assert (await _sync(store, world, "alpha<2\n")).pruned  # alpha 2.0 and beta leave
+    assert (await _sync(store, world, "alpha\nbeta")).ok  # a mistaken removal, undone
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
+    report = await run_sync(store, world.config(), parse_allowlist("alpha\nbeta"), now=later)
+    assert report.ok and report.deleted == []
+    for name in ("alpha", "beta"):
+        for file in (await _page(store, name)).files:
+            assert file.blob_path is not None
+            await store.head(file.blob_path)  # every linked file is still there
+
+
 async def test_sync__upstream_yank_and_deletion_are_reported_local_yank_survives(
     store: BlobStore, world: World
 ) -> None:

@@ -181,7 +181,7 @@ def test_shard_of__stable_and_spread() -> None:
 
 def test_plan_deletes__after_grace_only() -> None:
     pending = {"a": "2024-05-20T00:00:00+00:00", "b": "2024-05-31T00:00:00+00:00"}
-    deletes = plan_deletes(pending, [], NOW, dt.timedelta(days=7))
+    deletes = plan_deletes(pending, [], [], NOW, dt.timedelta(days=7))
     assert deletes.due == ("a",) and deletes.pending == {"b": pending["b"]}
 
 
@@ -222,7 +222,7 @@ def _stored(filename: str) -> File:
 def test_plan_deletes__pruned_files_start_their_grace_period() -> None:
     earlier = {"packages/aa/bb/cc/demo-0.9.tar.gz": "2024-05-30T00:00:00+00:00"}
     pruned = [_stored("demo-0.9.tar.gz"), _stored("demo-1.0.tar.gz"), _file("demo-2.0.tar.gz")]
-    deletes = plan_deletes(earlier, pruned, NOW, dt.timedelta(days=7))
+    deletes = plan_deletes(earlier, pruned, [], NOW, dt.timedelta(days=7))
     assert deletes.due == ()
     assert deletes.pending == {  # the first time is kept; an upstream URL is no blob of ours
         "packages/aa/bb/cc/demo-0.9.tar.gz": "2024-05-30T00:00:00+00:00",
@@ -232,5 +232,13 @@ def test_plan_deletes__pruned_files_start_their_grace_period() -> None:
 
 
 def test_plan_deletes__no_grace_deletes_this_runs_prunes_at_once() -> None:
-    deletes = plan_deletes({}, [_stored("demo-1.0.tar.gz")], NOW, dt.timedelta(0))
+    deletes = plan_deletes({}, [_stored("demo-1.0.tar.gz")], [], NOW, dt.timedelta(0))
     assert deletes.due == ("packages/aa/bb/cc/demo-1.0.tar.gz",) and deletes.pending == {}
+
+
+def test_plan_deletes__a_file_linked_again_is_no_longer_pending() -> None:
+    back, gone = _stored("demo-1.0.tar.gz"), _stored("demo-0.9.tar.gz")
+    long_ago = "2024-01-01T00:00:00+00:00"
+    pending = {str(back.blob_path): long_ago, str(gone.blob_path): long_ago}
+    deletes = plan_deletes(pending, [], [back], NOW, dt.timedelta(days=7))
+    assert deletes.due == (gone.blob_path,) and deletes.pending == {}
