@@ -1,9 +1,14 @@
-// The internal Container Apps environment on the VNet, the index server (internal ingress,
-// min 1 replica, HTTP scaling, probes on /health) and the sync as scheduled jobs (one per
-// shard), both from the one image; and a private DNS zone for the environment's domain, so the
-// index host name resolves inside the VNet (and in a linked Azure ML VNet).
+// The server's internal Container Apps environment on the apps subnet, the index server, and a
+// private DNS zone for the environment's domain, so the index host name resolves inside the VNet
+// (and in a linked Azure ML VNet).
+//
+// Reachability: in an internal environment, ingress `external: true` means "on the environment's
+// internal load balancer", the private address VMs, peered VNets and an Application Gateway
+// reach; `external: false` would keep the server reachable only from inside the environment.
 
-@description('Required. Prefix of the resource names.')
+@description('Required. Prefix of the resource names: lower case, at most 24 characters, so that every container app name stays within 32.')
+@minLength(2)
+@maxLength(24)
 param namePrefix string
 
 @description('Optional. Azure region for all resources.')
@@ -24,11 +29,9 @@ param workspaceId string
 @description('Required. Login server of the registry, e.g. NAME.azurecr.io.')
 param registryServer string
 
-@description('Required. Image reference without the registry, e.g. blobpi:0.1.0.')
+@description('Required. Image reference without the registry, e.g. blobpi:0.1.0 (never a moving tag: a redeploy would change what runs).')
+@minLength(1)
 param image string
-
-@description('Optional. Image of the sync jobs without the registry host: the image with the allow-list baked in (.github/sync.Dockerfile); empty for image, whose sync fails until one is.')
-param syncImage string = ''
 
 @description('Required. URL of the index container, https://ACCOUNT.blob.core.windows.net/CONTAINER.')
 param containerUrl string
@@ -39,12 +42,6 @@ param serverIdentityId string
 @description('Required. Client ID of the server identity.')
 param serverClientId string
 
-@description('Required. Resource ID of the sync identity.')
-param syncIdentityId string
-
-@description('Required. Client ID of the sync identity.')
-param syncClientId string
-
 @description('Required. URI of the key vault, https://NAME.vault.azure.net/.')
 param vaultUri string
 
@@ -54,25 +51,17 @@ param tokenSecretName string = ''
 @description('Optional. Let clients inside the network read without a token.')
 param anonymousRead bool = false
 
+@description('Optional. Spread the environment over availability zones; the server then keeps 3 replicas, one per zone (with 1 a zone outage takes the index down anyway).')
+param zoneRedundant bool = true
+
 @description('Optional. Most server replicas under load.')
-@minValue(1)
+@minValue(3)
 @maxValue(30)
 param maxReplicas int = 5
 
 @description('Optional. Concurrent requests per replica before another is added.')
 @minValue(1)
 param concurrentRequests int = 50
-
-@description('Optional. Cron schedule (UTC) of the sync.')
-param syncSchedule string = '17 * * * *'
-
-@description('Required. Upstream simple index the sync mirrors from (PEP 691 JSON), ending in /simple/.')
-param upstreamUrl string
-
-@description('Optional. Number of sync jobs, each mirroring one shard (BLOBPI_SHARD K/N) of the allow-list.')
-@minValue(1)
-@maxValue(16)
-param syncShards int = 1
 
 @description('Optional. Tags for all resources.')
 param tags object = {}
@@ -102,8 +91,16 @@ var tokenEnv = empty(tokenSecretName) ? [] : [
     value: tokenFile
   }
 ]
-var healthProbe = {
-  path: '/health'
+// Liveness: the process answers; readiness: it can serve (storage reachable). Container Apps
+// probe limits: failureThreshold 1-10, periodSeconds 1-240, initialDelaySeconds 0-60,
+// timeoutSeconds 1-240, successThreshold 1 for liveness and startup.
+var liveProbe = {
+  path: '/health/live'
+  port: 8080
+  scheme: 'HTTP'
+}
+var readyProbe = {
+  path: '/health/ready'
   port: 8080
   scheme: 'HTTP'
 }
@@ -126,7 +123,7 @@ resource managedEnv 'Microsoft.App/managedEnvironments@2024-03-01' = {
     appLogsConfiguration: {
       destination: 'azure-monitor'
     }
-    zoneRedundant: true
+    zoneRedundant: zoneRedundant
   }
 }
 
@@ -170,7 +167,7 @@ resource server 'Microsoft.App/containerApps@2024-03-01' = {
     configuration: {
       activeRevisionsMode: 'Single'
       ingress: {
-        external: false
+        external: true // in an internal environment: the VNet's private address, not the internet
         targetPort: 8080
         transport: 'http'
         allowInsecure: false
@@ -220,25 +217,31 @@ resource server 'Microsoft.App/containerApps@2024-03-01' = {
           probes: [
             {
               type: 'Startup'
-              httpGet: healthProbe
-              periodSeconds: 5
-              failureThreshold: 24
+              httpGet: liveProbe
+              initialDelaySeconds: 2
+              periodSeconds: 3
+              failureThreshold: 10
+              timeoutSeconds: 2
             }
             {
               type: 'Readiness'
-              httpGet: healthProbe
+              httpGet: readyProbe
               periodSeconds: 10
+              failureThreshold: 3
+              timeoutSeconds: 5
             }
             {
               type: 'Liveness'
-              httpGet: healthProbe
+              httpGet: liveProbe
               periodSeconds: 30
+              failureThreshold: 3
+              timeoutSeconds: 5
             }
           ]
         }
       ]
       scale: {
-        minReplicas: 1
+        minReplicas: zoneRedundant ? 3 : 1
         maxReplicas: maxReplicas
         rules: [
           {
@@ -255,83 +258,17 @@ resource server 'Microsoft.App/containerApps@2024-03-01' = {
   }
 }
 
-resource syncJobs 'Microsoft.App/jobs@2024-03-01' = [
-  for shard in range(0, syncShards): {
-    name: '${namePrefix}-sync-${shard + 1}'
-    location: location
-    tags: union(tags, {
-      'blobpi-role': 'sync'
-    })
-    identity: {
-      type: 'UserAssigned'
-      userAssignedIdentities: {
-        '${syncIdentityId}': {}
-      }
-    }
-    properties: {
-      environmentId: managedEnv.id
-      workloadProfileName: 'Consumption'
-      configuration: {
-        triggerType: 'Schedule'
-        scheduleTriggerConfig: {
-          cronExpression: syncSchedule
-          parallelism: 1
-          replicaCompletionCount: 1
-        }
-        replicaTimeout: 14400
-        replicaRetryLimit: 1
-        registries: [
-          {
-            server: registryServer
-            identity: syncIdentityId
-          }
-        ]
-      }
-      template: {
-        containers: [
-          {
-            name: 'sync'
-            image: '${registryServer}/${empty(syncImage) ? image : syncImage}'
-            args: [
-              'sync'
-            ]
-            resources: {
-              cpu: json('1.0')
-              memory: '2Gi'
-            }
-            env: [
-              {
-                name: 'BLOBPI_STORAGE'
-                value: containerUrl
-              }
-              {
-                name: 'AZURE_CLIENT_ID'
-                value: syncClientId
-              }
-              {
-                name: 'BLOBPI_UPSTREAM'
-                value: upstreamUrl
-              }
-              {
-                name: 'BLOBPI_SHARD'
-                value: '${shard + 1}/${syncShards}' // K/N counts from 1
-              }
-            ]
-          }
-        ]
-      }
-    }
-  }
-]
-
 @description('The URL pip, uv and Azure ML use as --index-url.')
 output indexUrl string = 'https://${server.properties.configuration.ingress.fqdn}/simple/'
+
+@description('The host name of the server (the Application Gateway\'s backend).')
+output serverFqdn string = server.properties.configuration.ingress.fqdn
+
+@description('The private address of the environment\'s internal load balancer.')
+output staticIp string = managedEnv.properties.staticIp
 
 @description('The name of the Container Apps environment.')
 output environmentName string = managedEnv.name
 
 @description('The name of the server container app.')
 output serverName string = server.name
-
-@description('The names of the sync jobs.')
-output syncJobNames array = [for shard in range(0, syncShards): syncJobs[shard].name]

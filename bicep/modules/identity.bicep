@@ -1,11 +1,15 @@
-// One user-assigned identity per role, each with the least data-plane roles it needs:
-//   server: read blobs, and sign user-delegation SAS for download redirects; read token secrets
-//           (and, by parameter, write blobs: uploads through the server)
-//   sync:   read and write blobs (the only writer of mirrored content)
+// One user-assigned identity per role, each with the least data-plane roles it needs, on the
+// narrowest scope that works (the index container, the one secret, the registry):
+//   server: read blobs of the index container; read the token secret, only when one is named
+//           (and, by parameter, write blobs: uploads through the server). It signs no SAS
+//           (download redirects are not served), so it holds no Storage Blob Delegator.
+//   sync:   read and write blobs of the index container, except the access tokens
+//           (state/tokens*): an ABAC condition, so the sync cannot mint an upload token
 //   both:   pull the image
 // and, when a GitHub repository is given, a workflow identity that GitHub Actions signs in as
-// through OIDC federation (no stored secret), with a custom role limited to what the allow-list
-// workflow runs.
+// through OIDC federation (no stored secret), with a custom role assigned on the registry and
+// the sync identity here, and on the sync jobs and their environment (sync-jobs.bicep): never
+// on the resource group, where it could create a job running as the server identity.
 
 @description('Required. Prefix of the identity names.')
 param namePrefix string
@@ -16,11 +20,17 @@ param location string = resourceGroup().location
 @description('Required. Name of the storage account that holds the index.')
 param storageAccountName string
 
+@description('Required. Name of the index container in storageAccountName.')
+param containerName string
+
 @description('Required. Name of the container registry.')
 param registryName string
 
 @description('Required. Name of the key vault that holds the access tokens.')
 param vaultName string
+
+@description('Optional. Name of the key vault secret with the token file the server mounts; empty for none (then the server gets no key vault role).')
+param tokenSecretName string = ''
 
 @description('Optional. The server may also write blobs: uploads through its API (twine) and token last-use records. Off: the server only reads, and private packages are published with blobpi upload by an operator.')
 param serverUploads bool = false
@@ -36,14 +46,28 @@ param tags object = {}
 
 var roles = {
   storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
-  storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
 }
+// Azure ABAC (role assignment condition format): writes, creations and deletes of the token
+// records are not granted by the sync's Blob Data Contributor; everything else is.
+var tokenBlobs = 'state/tokens*'
+var blobActions = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs'
+var syncCondition = '((!(ActionMatches{\'${blobActions}/write\'}) AND !(ActionMatches{\'${blobActions}/add/action\'}) AND !(ActionMatches{\'${blobActions}/delete\'})) OR (@Resource[${blobActions}:path] StringNotLike \'${tokenBlobs}\'))'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource container 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: containerName
 }
 
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
@@ -52,6 +76,11 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing =
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: vaultName
+}
+
+resource tokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: empty(tokenSecretName) ? 'none' : tokenSecretName
 }
 
 resource server 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -85,8 +114,8 @@ resource workflowFederation 'Microsoft.ManagedIdentity/userAssignedIdentities/fe
 }
 
 resource serverBlobReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, server.id, roles.storageBlobDataReader)
-  scope: storage
+  name: guid(container.id, server.id, roles.storageBlobDataReader)
+  scope: container
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
     principalId: server.properties.principalId
@@ -94,19 +123,9 @@ resource serverBlobReader 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-resource serverBlobDelegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, server.id, roles.storageBlobDelegator)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDelegator)
-    principalId: server.properties.principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-resource serverSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, server.id, roles.keyVaultSecretsUser)
-  scope: vault
+resource serverSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(tokenSecretName)) {
+  name: guid(tokenSecret.id, server.id, roles.keyVaultSecretsUser)
+  scope: tokenSecret
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
     principalId: server.properties.principalId
@@ -125,8 +144,8 @@ resource serverAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource serverBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (serverUploads) {
-  name: guid(storage.id, server.id, roles.storageBlobDataContributor)
-  scope: storage
+  name: guid(container.id, server.id, roles.storageBlobDataContributor)
+  scope: container
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: server.properties.principalId
@@ -135,12 +154,15 @@ resource serverBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-
 }
 
 resource syncBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, sync.id, roles.storageBlobDataContributor)
-  scope: storage
+  name: guid(container.id, sync.id, roles.storageBlobDataContributor)
+  scope: container
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: sync.properties.principalId
     principalType: 'ServicePrincipal'
+    conditionVersion: '2.0'
+    condition: syncCondition
+    description: 'The sync writes the index, never the access tokens (state/tokens*).'
   }
 }
 
@@ -154,15 +176,16 @@ resource syncAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// What the allow-list workflow does, and nothing more: `az acr build` (a run scheduled in the
-// registry), `az containerapp job update --image` (which also joins the environment and
-// attaches the sync identity again) and `az containerapp job start`. No built-in role is that
-// narrow, so it is a custom role, assignable in this resource group only.
+// What the allow-list workflow does, and nothing more: `az acr build --agent-pool` (a run
+// scheduled in the registry on its agent pool), `az containerapp job update --image` (which
+// also joins the environment and attaches the sync identity again) and `az containerapp job
+// start`. No built-in role is that narrow, so it is a custom role; each assignment's scope
+// limits which of its actions apply where.
 resource workflowRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(githubRepository)) {
   name: guid(resourceGroup().id, namePrefix, 'workflow-role')
   properties: {
     roleName: 'blobpi allow-list workflow (${namePrefix})'
-    description: 'Build the sync image in the registry, update the sync jobs and start them.'
+    description: 'Build the sync image on the registry agent pool, update the sync jobs and start them.'
     type: 'CustomRole'
     assignableScopes: [
       resourceGroup().id
@@ -175,6 +198,7 @@ resource workflowRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if 
           'Microsoft.ContainerRegistry/registries/scheduleRun/action'
           'Microsoft.ContainerRegistry/registries/runs/read'
           'Microsoft.ContainerRegistry/registries/runs/listLogSasUrl/action'
+          'Microsoft.ContainerRegistry/registries/agentpools/read'
           'Microsoft.App/jobs/read'
           'Microsoft.App/jobs/write'
           'Microsoft.App/jobs/start/action'
@@ -190,8 +214,19 @@ resource workflowRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if 
   }
 }
 
-resource workflowAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(githubRepository)) {
-  name: guid(resourceGroup().id, '${namePrefix}-workflow', 'workflow-role')
+resource workflowOnRegistry 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(githubRepository)) {
+  name: guid(registry.id, '${namePrefix}-workflow', 'workflow-role')
+  scope: registry
+  properties: {
+    roleDefinitionId: workflowRole.id
+    principalId: workflow.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource workflowOnSyncIdentity 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(githubRepository)) {
+  name: guid(sync.id, '${namePrefix}-workflow', 'workflow-role')
+  scope: sync
   properties: {
     roleDefinitionId: workflowRole.id
     principalId: workflow.properties.principalId
@@ -220,3 +255,8 @@ output syncPrincipalId string = sync.properties.principalId
 @description('The client ID GitHub Actions signs in with (vars.AZURE_CLIENT_ID); empty without a repository.')
 output workflowClientId string = empty(githubRepository) ? '' : workflow.properties.clientId
 
+@description('The principal ID of the workflow identity; empty without a repository.')
+output workflowPrincipalId string = empty(githubRepository) ? '' : workflow.properties.principalId
+
+@description('The resource ID of the workflow\'s custom role; empty without a repository.')
+output workflowRoleId string = empty(githubRepository) ? '' : workflowRole.id

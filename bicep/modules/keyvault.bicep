@@ -1,4 +1,5 @@
-// Key Vault for the index's access tokens: RBAC only, purge protection, private endpoint only.
+// Key Vault for the index's access tokens (and the gateway's certificate): RBAC only, purge
+// protection, private endpoint only, every access in the audit log.
 
 @description('Required. Name of the key vault (3-24 letters, digits and dashes).')
 @minLength(3)
@@ -13,6 +14,9 @@ param privateEndpointSubnetId string
 
 @description('Required. Resource IDs of the VNets that resolve the vault (the deployment VNet first).')
 param vnetIds array
+
+@description('Required. Resource ID of the Log Analytics workspace for the vault\'s audit events.')
+param workspaceId string
 
 @description('Optional. Days a deleted vault or secret can be recovered.')
 @minValue(7)
@@ -41,6 +45,20 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       defaultAction: 'Deny'
       bypass: 'AzureServices'
     }
+  }
+}
+
+resource vaultLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -1,6 +1,8 @@
-// The container registry for the blobpi image: Premium (private endpoints need it), no admin
-// user, reachable only through its private endpoint. ACR Tasks (`az acr build`, used by the
-// allow-list workflow) reach it as a trusted Azure service.
+// The container registry for the blobpi images: Premium (private endpoints and task agent pools
+// need it), no admin user, reachable only through its private endpoint. Images are built by
+// `az acr build --agent-pool`: a task agent pool in the builds subnet reaches the registry
+// through that endpoint. (The shared ACR Tasks agents are no trusted service any more, so a quick
+// build on them cannot push to a registry with public access off.)
 
 @description('Required. Name of the registry (5-50 letters and digits).')
 @minLength(5)
@@ -16,6 +18,15 @@ param privateEndpointSubnetId string
 @description('Required. Resource IDs of the VNets that resolve the registry (the deployment VNet first).')
 param vnetIds array
 
+@description('Required. Resource ID of the builds subnet for the task agent pool.')
+param buildsSubnetId string
+
+@description('Required. Resource ID of the Log Analytics workspace for the registry\'s audit logs.')
+param workspaceId string
+
+@description('Optional. Name of the task agent pool (az acr build --agent-pool).')
+param agentPoolName string = 'builds'
+
 @description('Optional. Days untagged manifests are kept.')
 @minValue(1)
 @maxValue(365)
@@ -25,7 +36,7 @@ param retentionDays int = 30
 param tags object = {}
 
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
-  // checkov:skip=CKV_AZURE_166:Quarantine holds each push until an external scanner releases it; the only images are this repository's own, built inside the registry by ACR Tasks from reviewed commits.
+  // checkov:skip=CKV_AZURE_166:Quarantine holds each push until an external scanner releases it; the only images are this repository's own, built inside the network by the registry's own task agent pool from reviewed commits.
   name: name
   location: location
   tags: tags
@@ -36,7 +47,7 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
     adminUserEnabled: false
     anonymousPullEnabled: false
     publicNetworkAccess: 'Disabled'
-    networkRuleBypassOptions: 'AzureServices'
+    networkRuleBypassOptions: 'None' // no trusted service needs it: builds run in the VNet
     dataEndpointEnabled: true
     zoneRedundancy: 'Enabled'
     policies: {
@@ -48,6 +59,34 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
         status: 'disabled'
       }
     }
+  }
+}
+
+// Preview API: agent pools have no other. Tier S1 (2 vCPU) is enough for these images.
+resource agentPool 'Microsoft.ContainerRegistry/registries/agentPools@2019-06-01-preview' = {
+  parent: registry
+  name: agentPoolName
+  location: location
+  tags: tags
+  properties: {
+    count: 1
+    os: 'Linux'
+    tier: 'S1'
+    virtualNetworkSubnetResourceId: buildsSubnetId
+  }
+}
+
+resource registryLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: registry
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
   }
 }
 
@@ -70,6 +109,9 @@ output registryId string = registry.id
 
 @description('The name of the registry.')
 output registryName string = registry.name
+
+@description('The name of the task agent pool.')
+output agentPoolName string = agentPool.name
 
 @description('The login server of the registry, e.g. NAME.azurecr.io.')
 output loginServer string = registry.properties.loginServer

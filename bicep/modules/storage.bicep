@@ -1,6 +1,8 @@
 // The index's only state: a storage account reachable only through its blob private endpoint,
 // with Entra ID auth only (no shared keys, no SAS signed with account keys), soft delete and
-// versioning so that a bad sync or a deleted container can be undone.
+// versioning so that a bad sync or a deleted container can be undone. Every page write keeps
+// the previous page as a version, so a lifecycle rule deletes versions once they are older than
+// the soft-delete window; reads, writes and deletes go to the audit log.
 
 @description('Required. Name of the storage account (3-24 lower-case letters and digits).')
 @minLength(3)
@@ -17,6 +19,14 @@ param containerName string = 'blobpi'
 @minValue(1)
 @maxValue(365)
 param softDeleteDays int = 14
+
+@description('Optional. Days a previous blob version is kept (every page write makes one).')
+@minValue(1)
+@maxValue(365)
+param versionDays int = 30
+
+@description('Required. Resource ID of the Log Analytics workspace for the blob audit logs.')
+param workspaceId string
 
 @description('Optional. Redundancy of the account: zone- and geo-redundant by default.')
 @allowed([
@@ -100,6 +110,65 @@ resource container 'Microsoft.Storage/storageAccounts/blobServices/containers@20
   }
 }
 
+resource versionLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'delete-old-versions'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+            }
+            actions: {
+              version: {
+                delete: {
+                  daysAfterCreationGreaterThan: versionDays
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}
+
+// Storage logs are a per-service setting (the account itself has metrics only).
+resource blobLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: blobService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'StorageRead'
+        enabled: true
+      }
+      {
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'Transaction'
+        enabled: true
+      }
+    ]
+  }
+}
+
 module blobEndpoint 'private-endpoint.bicep' = {
   name: 'blob-endpoint-${uniqueString(account.id)}'
   params: {
@@ -116,6 +185,9 @@ module blobEndpoint 'private-endpoint.bicep' = {
 
 @description('The resource ID of the storage account.')
 output accountId string = account.id
+
+@description('The name of the index container.')
+output containerName string = container.name
 
 @description('The name of the storage account.')
 output accountName string = account.name

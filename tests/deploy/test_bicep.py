@@ -5,54 +5,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.deploy.conftest import tool
+from tests.deploy.bicep_model import body as _body
+from tests.deploy.bicep_model import one as _one
+from tests.deploy.bicep_model import resources as _resources
+from tests.deploy.conftest import BICEP, tool
 from tests.support.processes import ROOT, run
 
-BICEP = ROOT / "bicep"
-# Built-in role definition IDs (the same in every tenant).
-READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"  # Storage Blob Data Reader
-DELEGATOR = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"  # Storage Blob Delegator
-BLOB_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"  # Storage Blob Data Contributor
-ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"  # AcrPull
-SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User
 SYNC_WORKFLOW = ROOT / ".github/workflows/allowlist-sync.yml"
-
-
-@pytest.fixture(scope="module")
-def parsed() -> dict[str, dict[str, Any]]:
-    out = run([str(tool("python")), str(Path(__file__).with_name("bicep_parse.py")), str(BICEP)])
-    result: dict[str, dict[str, Any]] = json.loads(out.stdout)
-    return result
+# The checks skipped on purpose, each with its reason next to the resource.
+JUSTIFIED_SKIPS = {"CKV_AZURE_166", "CKV_AZURE_216"}
 
 
 def _template(parsed: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
     template: dict[str, Any] = parsed[name]["pycep"]
     return template
-
-
-def _body(resource: dict[str, Any]) -> dict[str, Any]:
-    """A resource's declared body, through any ``if`` or ``for`` wrapper."""
-    config: dict[str, Any] = resource["config"]
-    while "condition" in config or "loop_type" in config:
-        config = config["config"]
-    return config
-
-
-def _resources(template: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, resource in template.get("resources", {}).items():
-        if resource["type"] == kind and not resource["existing"]:
-            yield name, _body(resource)
-
-
-def _one(template: dict[str, Any], kind: str) -> dict[str, Any]:
-    [(_, body)] = list(_resources(template, kind))
-    return body
 
 
 def test_bicep__every_file_parses_with_pycep_and_tree_sitter(
@@ -83,7 +53,7 @@ def test_bicep__checkov_passes_with_only_justified_skips() -> None:
     failed = [(c["check_id"], c["file_path"], c["resource"]) for c in _checks(report, "failed")]
     assert not failed
     skipped = _checks(report, "skipped")
-    assert {c["check_id"] for c in skipped} == {"CKV_AZURE_166"}  # one deliberate skip
+    assert {c["check_id"] for c in skipped} == JUSTIFIED_SKIPS
     for check in skipped:
         reason = check["check_result"].get("suppress_comment", "")
         assert len(reason) > 40, f"{check['check_id']} is skipped without a reason"
@@ -168,15 +138,17 @@ def test_main__azure_ml_vnet_resolves_the_index_and_optionally_blobs(
 
 
 @pytest.mark.parametrize(
-    ("name", "group"),
-    [("registry.bicep", "registry"), ("keyvault.bicep", "vault")],
+    ("name", "kind", "group"),
+    [
+        ("registry.bicep", "Microsoft.ContainerRegistry/registries", "registry"),
+        ("keyvault.bicep", "Microsoft.KeyVault/vaults", "vault"),
+    ],
 )
 def test_registry_and_vault__private_endpoint_only(
-    parsed: dict[str, dict[str, Any]], name: str, group: str
+    parsed: dict[str, dict[str, Any]], name: str, kind: str, group: str
 ) -> None:
     module = _template(parsed, f"modules/{name}")
-    [body] = [_body(r) for r in module["resources"].values() if not r["existing"]]
-    assert body["properties"]["publicNetworkAccess"] == "Disabled"
+    assert _one(module, kind)["properties"]["publicNetworkAccess"] == "Disabled"
     [endpoint] = module["modules"].values()
     assert endpoint["config"]["params"]["groupId"] == group
 
@@ -189,25 +161,28 @@ def test_registry__premium_without_admin_user(parsed: dict[str, dict[str, Any]])
     assert registry["properties"]["adminUserEnabled"] is False
 
 
-def test_apps__internal_ingress_min_one_replica_probes_on_health(
+def test_apps__server_env_health_probes_and_http_scaling(
     parsed: dict[str, dict[str, Any]],
 ) -> None:
     apps = _template(parsed, "modules/apps.bicep")
     environment = _one(apps, "Microsoft.App/managedEnvironments")["properties"]
     assert environment["vnetConfiguration"]["internal"] is True
     server = _one(apps, "Microsoft.App/containerApps")["properties"]
-    ingress = server["configuration"]["ingress"]
-    assert ingress["external"] is False and ingress["allowInsecure"] is False
-    scale = server["template"]["scale"]
-    assert scale["minReplicas"] >= 1
-    assert [rule["name"] for rule in scale["rules"]] == ["http"]
+    assert server["configuration"]["ingress"]["allowInsecure"] is False
+    assert [rule["name"] for rule in server["template"]["scale"]["rules"]] == ["http"]
     [container] = server["template"]["containers"]
     probes = {probe["type"]: probe["httpGet"] for probe in container["probes"]}
     assert set(probes) == {"Startup", "Readiness", "Liveness"}
-    health = apps["variables"]["healthProbe"]["value"]
-    assert all(p == "healthProbe" for p in probes.values()) and health["path"] == "/health"
+    variables = apps["variables"]
+    paths = {kind: variables[ref]["value"]["path"] for kind, ref in probes.items()}
+    # /health split into liveness and readiness (the server's routes, another change).
+    assert paths == {
+        "Startup": "/health/live",
+        "Liveness": "/health/live",
+        "Readiness": "/health/ready",
+    }
     assert "serverEnv" in json.dumps(container["env"])  # concat(serverEnv, tokenEnv)
-    env = json.dumps(apps["variables"]["serverEnv"])
+    env = json.dumps(variables["serverEnv"])
     for name in (
         "BLOBPI_STORAGE",
         "AZURE_CLIENT_ID",
@@ -217,77 +192,22 @@ def test_apps__internal_ingress_min_one_replica_probes_on_health(
         assert f'"name": "{name}"' in env
 
 
-def test_apps__sync_is_a_scheduled_job_running_blobpi_sync(
+def test_sync_jobs__a_scheduled_job_per_shard_running_blobpi_sync(
     parsed: dict[str, dict[str, Any]],
 ) -> None:
-    apps = _template(parsed, "modules/apps.bicep")
-    job = _one(apps, "Microsoft.App/jobs")["properties"]
+    jobs = _template(parsed, "modules/sync-jobs.bicep")
+    job = _one(jobs, "Microsoft.App/jobs")["properties"]
     assert job["configuration"]["triggerType"] == "Schedule"
     [container] = job["template"]["containers"]
-    assert container["args"] == ["sync"]
+    assert container["args"][0] == "sync"
     assert "syncImage" in json.dumps(container["image"]), "the image with the allow-list"
     env = {e["name"]: e["value"] for e in container["env"]}
     assert {"BLOBPI_STORAGE", "AZURE_CLIENT_ID", "BLOBPI_UPSTREAM", "BLOBPI_SHARD"} <= set(env)
     # One job per shard; `blobpi sync` takes K/N with 1 <= K <= N.
-    loop = apps["resources"]["syncJobs"]["config"]["loop_type"]["detail"]
+    loop = jobs["resources"]["syncJobs"]["config"]["loop_type"]["detail"]
     assert (loop["start_index"], loop["count"]) == (0, "syncShards")
     index = loop["index_name"]
     assert env["BLOBPI_SHARD"] == "${" + index + " + 1}/${syncShards}"
-
-
-def _role_grants(template: dict[str, Any]) -> dict[tuple[str, bool], set[str]]:
-    """(identity symbol, only by parameter) -> roles assigned to it: built-in role GUIDs, or
-    ``custom:SYMBOL`` for a role definition of the template."""
-    roles = template["variables"]["roles"]["value"]
-    custom = {
-        name
-        for name, r in template["resources"].items()
-        if r["type"] == "Microsoft.Authorization/roleDefinitions"
-    }
-    grants: dict[tuple[str, bool], set[str]] = {}
-    for resource in template["resources"].values():
-        if resource["type"] != "Microsoft.Authorization/roleAssignments":
-            continue
-        body = _body(resource)
-        conditional = (resource["config"] or {}).get("condition") is not None
-        principal = body["properties"]["principalId"]["operator"]["operands"]["operand_1"]
-        definition = json.dumps(body["properties"]["roleDefinitionId"])
-        [role] = [guid for key, guid in roles.items() if f'"{key}"' in definition] + [
-            f"custom:{name}" for name in custom if f'"operand_1": "{name}"' in definition
-        ]
-        grants.setdefault((principal, conditional), set()).add(role)
-        assert body["name"]["function"]["type"] == "guid", "role assignments named by guid()"
-    return grants
-
-
-def test_identity__least_roles_per_identity(parsed: dict[str, dict[str, Any]]) -> None:
-    identity = _template(parsed, "modules/identity.bicep")
-    assert _role_grants(identity) == {
-        ("server", False): {READER, DELEGATOR, ACR_PULL, SECRETS_USER},
-        ("server", True): {BLOB_CONTRIBUTOR},  # serverUploads, off by default
-        ("sync", False): {BLOB_CONTRIBUTOR, ACR_PULL},
-        ("workflow", True): {"custom:workflowRole"},  # only with githubRepository
-    }
-    assert identity["parameters"]["serverUploads"]["default"] is False
-
-
-def test_identity__workflow_role_allows_only_what_the_workflow_runs(
-    parsed: dict[str, dict[str, Any]],
-) -> None:
-    role = _body(_template(parsed, "modules/identity.bicep")["resources"]["workflowRole"])
-    [permissions] = role["properties"]["permissions"]
-    actions = set(permissions["actions"])
-    assert not [a for a in actions if "*" in a]
-    assert {a.split("/")[0] for a in actions} == {
-        "Microsoft.ContainerRegistry",
-        "Microsoft.App",
-        "Microsoft.ManagedIdentity",
-    }
-    assert "Microsoft.App/jobs/start/action" in actions
-    assert "Microsoft.ContainerRegistry/registries/scheduleRun/action" in actions
-    assert not [a for a in actions if "containerApps" in a or "delete" in a]
-    workflow = SYNC_WORKFLOW.read_text()
-    assert "az acr build" in workflow and "az containerapp job update" in workflow
 
 
 def test_main__composes_every_module_and_names_from_unique_string(
@@ -296,7 +216,8 @@ def test_main__composes_every_module_and_names_from_unique_string(
     main = _template(parsed, "main.bicep")
     used = {m["detail"]["path"] for m in main["modules"].values()}
     on_disk = {f"modules/{p.name}" for p in (BICEP / "modules").glob("*.bicep")}
-    assert on_disk - {"modules/private-endpoint.bicep", "modules/dns-zone.bicep"} == used
+    nested = {"modules/private-endpoint.bicep", "modules/dns-zone.bicep"}
+    assert on_disk - nested == used
     assert "uniqueString" in (BICEP / "main.bicep").read_text()
     assert {"indexUrl", "containerUrl", "serverClientId", "syncClientId"} <= set(main["outputs"])
 
