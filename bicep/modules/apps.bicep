@@ -132,6 +132,7 @@ resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-previ
   scope: managedEnv
   properties: {
     workspaceId: workspaceId
+    logAnalyticsDestinationType: 'Dedicated' // ContainerAppConsoleLogs, ContainerAppSystemLogs
     logs: [
       {
         categoryGroup: 'allLogs'

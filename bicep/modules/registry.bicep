@@ -47,7 +47,7 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
     adminUserEnabled: false
     anonymousPullEnabled: false
     publicNetworkAccess: 'Disabled'
-    networkRuleBypassOptions: 'None' // no trusted service needs it: builds run in the VNet
+    networkRuleBypassOptions: 'AzureServices' // az acr import of the base image is done by the registry service
     dataEndpointEnabled: true
     zoneRedundancy: 'Enabled'
     policies: {

@@ -92,6 +92,7 @@ resource syncEnvLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
   scope: syncEnv
   properties: {
     workspaceId: workspaceId
+    logAnalyticsDestinationType: 'Dedicated' // ContainerAppConsoleLogs, ContainerAppSystemLogs
     logs: [
       {
         categoryGroup: 'allLogs'

@@ -71,7 +71,9 @@ def template_scope(template: Template, overrides: Mapping[str, Any]) -> dict[str
     return scope
 
 
-def module_scope(caller: Mapping[str, Any], module: Mapping[str, Any], called: Template) -> dict[str, Any]:
+def module_scope(
+    caller: Mapping[str, Any], module: Mapping[str, Any], called: Template
+) -> dict[str, Any]:
     """The scope of a module's template as the caller (scope ``caller``) deploys it."""
     params = {name: _try(value, caller) for name, value in body(module)["params"].items()}
     return template_scope(called, {k: v for k, v in params.items() if v is not _UNKNOWN})

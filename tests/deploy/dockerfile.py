@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shlex
 from pathlib import Path
 
-__all__ = ["Instruction", "final_stage", "parse", "runtime"]
+__all__ = ["Instruction", "buildkit_only", "final_stage", "parse", "runtime"]
+
+# What only BuildKit (Dockerfile frontend 1.x) understands, which the classic builder of ACR
+# Tasks' `az acr build` rejects: flags by instruction, heredocs, and the syntax directive.
+_BUILDKIT_FLAGS = {
+    "RUN": ("--mount", "--network", "--security"),
+    "COPY": ("--link", "--chmod", "--parents", "--exclude"),
+    "ADD": ("--link", "--chmod", "--checksum", "--keep-git-dir", "--exclude"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,9 +27,13 @@ class Instruction:
 
 def parse(path: Path) -> list[Instruction]:
     """Instructions in order; comments, parser directives and line continuations handled."""
+    return _parse_text(path.read_text())
+
+
+def _parse_text(text: str) -> list[Instruction]:
     instructions: list[Instruction] = []
     pending = ""
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -31,6 +44,23 @@ def parse(path: Path) -> list[Instruction]:
         instructions.append(Instruction(keyword.upper(), args.strip()))
         pending = ""
     return instructions
+
+
+def buildkit_only(text: str) -> list[str]:
+    """The BuildKit-only features a Dockerfile's text uses, as "KEYWORD feature" strings."""
+    found = [
+        "directive syntax"
+        for line in text.splitlines()
+        if re.match(r"#\s*syntax\s*=", line.strip(), re.IGNORECASE)
+    ]
+    for ins in _parse_text(text):
+        flags = [word for word in ins.args.split() if word.startswith("--")]
+        for flag in flags:
+            if flag.split("=")[0] in _BUILDKIT_FLAGS.get(ins.keyword, ()):
+                found.append(f"{ins.keyword} {flag.split('=')[0]}")
+        if re.search(r"<<-?\s*[\"']?\w+", ins.args) and ins.keyword in {"RUN", "COPY", "ADD"}:
+            found.append(f"{ins.keyword} heredoc")
+    return found
 
 
 def final_stage(instructions: list[Instruction]) -> list[Instruction]:

@@ -60,9 +60,11 @@ def _grants(template: dict[str, Any]) -> set[Grant]:
         principal = str(evaluate(assignment["properties"]["principalId"], {}))
         principal = principal.removeprefix("@").split(".")[0]
         definition = json.dumps(assignment["properties"]["roleDefinitionId"])
-        [role] = [BUILT_IN[guid] for key, guid in ids.items() if f'"{key}"' in definition] + [
-            f"custom:{name}" for name in custom if f'"operand_1": "{name}"' in definition
-        ] + (["custom:param"] if assignment["properties"]["roleDefinitionId"] == "workflowRoleId" else [])
+        roles = [BUILT_IN[guid] for key, guid in ids.items() if f'"{key}"' in definition]
+        roles += [f"custom:{name}" for name in custom if f'"operand_1": "{name}"' in definition]
+        if assignment["properties"]["roleDefinitionId"] == "workflowRoleId":
+            roles.append("custom:param")  # passed in: the workflow role, from identity.bicep
+        [role] = roles
         # Never the deployment's resource group: every assignment names its scope.
         scope = str(evaluate(assignment.get("scope", "<resource group>"), {}))
         grants.add((principal, role, scope, conditional))
@@ -123,7 +125,8 @@ def test_workflow__its_role_is_never_assigned_on_the_resource_group(
     create a job running as the server identity: the role is assigned on the registry, the
     sync identity, each sync job and the sync environment only."""
     jobs = _grants(templates["modules/sync-jobs.bicep"])
-    assert {(scope, c) for _, _, scope, c in jobs} == {("syncJobs[shard]", False), ("syncEnv", True)}
+    scopes = {(scope, conditional) for _, _, scope, conditional in jobs}
+    assert scopes == {("syncJobs[shard]", False), ("syncEnv", True)}
     for template in templates.values():
         assert all(scope != "<resource group>" for _, _, scope, _ in _grants(template))
 

@@ -163,7 +163,8 @@ def test_sync__a_run_ends_before_the_next_and_waits_for_a_held_lease(
     period = _period_seconds(configuration["scheduleTriggerConfig"]["cronExpression"])
     assert configuration["replicaTimeout"] * attempts <= period
     [container] = job["template"]["containers"]
-    args = build_parser().parse_args(evaluate(container["args"], scope))  # as `blobpi` in the image runs them
+    # As `blobpi` in the image parses them.
+    args = build_parser().parse_args(evaluate(container["args"], scope))
     assert args.command == "sync" and 0 < args.wait < configuration["replicaTimeout"]
 
 
@@ -172,9 +173,9 @@ def test_images__no_moving_or_empty_default_survives_a_redeploy(templates: Templ
     without the exported variables: the images are required, and empty is refused."""
     main = templates["main.bicep"]["parameters"]
     assert main["image"].get("default") is None and main["syncImage"].get("default") is None
-    for path, name in [("modules/apps.bicep", "image"), ("modules/sync-jobs.bicep", "syncImage")]:
-        spec = templates[path]["parameters"][name]
-        assert spec.get("default") is None and decorator(spec, "minLength") == 1, path
+    for module, name in [("modules/apps.bicep", "image"), ("modules/sync-jobs.bicep", "syncImage")]:
+        spec = templates[module]["parameters"][name]
+        assert spec.get("default") is None and decorator(spec, "minLength") == 1, module
     for path in [*(ROOT / "bicep").rglob("*.bicep*"), *(ROOT / ".github").rglob("*")]:
         if path.is_file():
             assert ":latest" not in path.read_text(), path

@@ -66,8 +66,8 @@ def test_subnets__fit_the_address_space_apart_and_meet_each_service_minimum(
     subnet named AzureFirewallSubnet of /26 or larger, and no two subnets may overlap."""
     subnets, _ = _network(templates, deployGateway=True)
     _, main = deployment(templates, REQUIRED)["main"]
-    space = ipaddress.ip_network(main["addressPrefix"])
-    networks = {name: ipaddress.ip_network(s["addressPrefix"]) for name, s in subnets.items()}
+    space = ipaddress.IPv4Network(main["addressPrefix"])
+    networks = {name: ipaddress.IPv4Network(s["addressPrefix"]) for name, s in subnets.items()}
     assert all(n.subnet_of(space) for n in networks.values())
     ordered = sorted(networks.values())
     assert all(not a.overlaps(b) for a, b in zip(ordered, ordered[1:], strict=False))
@@ -96,11 +96,13 @@ def test_egress__the_sync_and_builds_reach_the_internet_only_through_the_firewal
     Firewall takes the first free one)."""
     subnets, symbols = _network(templates)
     _, main = deployment(templates, REQUIRED)["main"]
-    firewall_subnet = ipaddress.ip_network(subnets["AzureFirewallSubnet"]["addressPrefix"])
+    firewall_subnet = ipaddress.IPv4Network(subnets["AzureFirewallSubnet"]["addressPrefix"])
     assert main["firewallPrivateIp"] == str(firewall_subnet[4])
     for name in ("sync", "builds"):
         table = subnets[name]["routeTable"]["id"].removeprefix("@").removesuffix(".id")
-        routes = {r["properties"]["addressPrefix"]: r["properties"] for r in symbols[table]["routes"]}
+        routes = {
+            r["properties"]["addressPrefix"]: r["properties"] for r in symbols[table]["routes"]
+        }
         assert routes["0.0.0.0/0"]["nextHopType"] == "VirtualAppliance"
         assert routes["0.0.0.0/0"]["nextHopIpAddress"] == main["firewallPrivateIp"]
     sync_module = body(templates["main.bicep"]["modules"]["syncJobs"])["params"]
@@ -151,7 +153,8 @@ def test_azureml__the_workspace_identity_approves_before_the_rules_exist(
     approver = templates["modules/azureml-approver.bicep"]
     assert approver["variables"]["approverRole"]["value"] == APPROVER
     scopes = {
-        body(r)["scope"] for r in approver["resources"].values()
+        body(r)["scope"]
+        for r in approver["resources"].values()
         if r["type"] == "Microsoft.Authorization/roleAssignments"
     }
     assert scopes == {"storage", "gateway"}
