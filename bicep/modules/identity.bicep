@@ -50,11 +50,11 @@ var roles = {
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
 }
-// Azure ABAC (role assignment condition format): writes, creations and deletes of the token
-// records are not granted by the sync's Blob Data Contributor; everything else is.
+// Azure ABAC (role assignment condition format): writes, creations, deletes and renames of the
+// token records are not granted by the sync's Blob Data Contributor; everything else is.
 var tokenBlobs = 'state/tokens*'
 var blobActions = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs'
-var syncCondition = '((!(ActionMatches{\'${blobActions}/write\'}) AND !(ActionMatches{\'${blobActions}/add/action\'}) AND !(ActionMatches{\'${blobActions}/delete\'})) OR (@Resource[${blobActions}:path] StringNotLike \'${tokenBlobs}\'))'
+var syncCondition = '((!(ActionMatches{\'${blobActions}/write\'}) AND !(ActionMatches{\'${blobActions}/add/action\'}) AND !(ActionMatches{\'${blobActions}/delete\'}) AND !(ActionMatches{\'${blobActions}/move/action\'})) OR (@Resource[${blobActions}:path] StringNotLike \'${tokenBlobs}\'))'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName

@@ -112,7 +112,7 @@ def test_identity__the_sync_cannot_write_the_token_records(templates: Templates)
     condition = evaluate(assignment["condition"], template_scope(identity, {}))
     assert assignment["conditionVersion"] == "2.0"
     blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
-    for action in ("write", "add/action", "delete"):
+    for action in ("write", "add/action", "delete", "move/action"):  # all the role's writes
         assert f"!(ActionMatches{{'{blobs}/{action}'}})" in condition
     [pattern] = re.findall(rf"@Resource\[{blobs}:path\] StringNotLike '([^']+)'", condition)
     assert fnmatch.fnmatch(TOKENS_BLOB, pattern) and not fnmatch.fnmatch("simple/x", pattern)
