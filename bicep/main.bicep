@@ -399,7 +399,7 @@ output syncJobNames array = deployApps ? syncJobs.outputs.syncJobNames : []
 output egressIp string = egress.outputs.publicIp
 
 @description('The firewall\'s private address, which must equal firewallPrivateIp.')
-output firewallPrivateIp string = egress.outputs.privateIp
+output firewallIp string = egress.outputs.privateIp
 
 @description('The name of the VNet.')
 output vnetName string = network.outputs.vnetName

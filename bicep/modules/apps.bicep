@@ -92,7 +92,7 @@ var tokenEnv = empty(tokenSecretName) ? [] : [
   }
 ]
 // Liveness: the process answers; readiness: it can serve (storage reachable). Container Apps
-// probe limits: failureThreshold 1-10, periodSeconds 1-240, initialDelaySeconds 0-60,
+// probe limits: failureThreshold 1-10, periodSeconds 1-240, initialDelaySeconds 1-60,
 // timeoutSeconds 1-240, successThreshold 1 for liveness and startup.
 var liveProbe = {
   path: '/health/live'

@@ -23,9 +23,11 @@ param linkSubnetId string
 param privateIp string
 
 @description('Required. Host name clients use, e.g. pypi.internal.example.com; the certificate must cover it.')
+@minLength(1)
 param hostName string
 
 @description('Required. Key Vault secret ID (https://VAULT.vault.azure.net/secrets/NAME) of the listener\'s PFX certificate.')
+@minLength(1)
 param certificateSecretId string
 
 @description('Required. Name of the key vault that holds the certificate.')

@@ -25,7 +25,7 @@ REQUIRED = {
 PROBE_RANGES = {
     "failureThreshold": (1, 10),
     "periodSeconds": (1, 240),
-    "initialDelaySeconds": (0, 60),
+    "initialDelaySeconds": (1, 60),
     "timeoutSeconds": (1, 240),
     "successThreshold": (1, 10),
 }
