@@ -8,6 +8,7 @@ are both plain strings, so a string that names a known symbol is read as that sy
 
 from __future__ import annotations
 
+import ast
 import itertools
 import re
 from collections.abc import Iterator, Mapping
@@ -166,7 +167,12 @@ def _loop(value: Mapping[str, Any], scope: Mapping[str, Any]) -> list[Any]:
     if loop["type"] not in {"array", "array_index"}:
         raise ValueError(f"loop not modelled: {loop['type']}")
     detail = loop["detail"]
-    items = evaluate(detail["array_name"], scope)
+    array = detail["array_name"]
+    if isinstance(array, str) and array.startswith("{"):  # pycep keeps an expression's repr
+        array = ast.literal_eval(array)
+    items = evaluate(array, scope)
+    if not isinstance(items, list):
+        raise ValueError(f"not an array: {items!r}")
     expanded = []
     for index, item in enumerate(items):
         inner = {**scope, detail["item_name"]: item}

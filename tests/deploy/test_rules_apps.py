@@ -190,3 +190,29 @@ def test_images__apps_get_them_from_the_parameters(templates: Templates) -> None
     app = found["Microsoft.App/containerApps"]["properties"]["template"]["containers"][0]
     job = found["Microsoft.App/jobs"]["properties"]["template"]["containers"][0]
     assert app["image"].endswith("/${image}") and job["image"].endswith("/${syncImage}")
+
+
+def test_container_apps__required_settings_and_enums(templates: Templates) -> None:
+    """Ingress transport auto/http/http2/tcp with a target port; a job's trigger type
+    Manual/Schedule/Event with the matching configuration and a replicaTimeout; every container
+    names its image and resources; probe types Liveness/Readiness/Startup."""
+    found = _app_resources(templates, {})
+    apps = [r for kind, r in found if kind == "Microsoft.App/containerApps"]
+    jobs = [r for kind, r in found if kind == "Microsoft.App/jobs"]
+    assert apps and jobs
+    for app in apps:
+        ingress = app["properties"]["configuration"]["ingress"]
+        assert ingress["transport"] in {"auto", "http", "http2", "tcp"}
+        assert 1 <= ingress["targetPort"] <= 65535
+    for job in jobs:
+        configuration = job["properties"]["configuration"]
+        trigger = configuration["triggerType"]
+        assert trigger in {"Manual", "Schedule", "Event"}
+        key = {"Manual": "manualTriggerConfig", "Schedule": "scheduleTriggerConfig"}.get(trigger)
+        assert key is None or key in configuration
+        assert "replicaTimeout" in configuration
+    for resource in apps + jobs:
+        for container in resource["properties"]["template"]["containers"]:
+            assert container["name"] and container["image"] and container["resources"]
+            types = {probe["type"] for probe in container.get("probes", [])}
+            assert types <= {"Liveness", "Readiness", "Startup"}

@@ -224,3 +224,40 @@ def test_diagnostics__storage_vault_and_registry_send_their_logs(templates: Temp
         [(_, setting)] = settings
         assert setting["properties"]["workspaceId"] == "workspaceId"
         assert all(log["enabled"] for log in setting["properties"]["logs"]), path
+
+
+# Network security rule (Microsoft.Network/networkSecurityGroups): required fields and enums.
+NSG_ENUMS = {
+    "protocol": {"Tcp", "Udp", "Icmp", "Esp", "Ah", "*"},
+    "access": {"Allow", "Deny"},
+    "direction": {"Inbound", "Outbound"},
+}
+
+
+def test_nsg_rules__required_fields_enums_and_unique_priorities(templates: Templates) -> None:
+    """Priorities 100-4096, unique per direction; every rule names its protocol, access,
+    direction, source and destination."""
+    _, symbols = _network(templates, deployGateway=True)
+    nsgs = {k: v for k, v in symbols.items() if "securityRules" in v}
+    assert len(nsgs) == 4
+    for name, nsg in nsgs.items():
+        rules = [r["properties"] for r in nsg["securityRules"]]
+        for rule in rules:
+            assert 100 <= rule["priority"] <= 4096, (name, rule)
+            for key, allowed in NSG_ENUMS.items():
+                assert rule[key] in allowed, (name, key, rule[key])
+            for key in ("sourceAddressPrefix", "destinationAddressPrefix"):
+                assert rule[key], (name, key)
+            assert rule["sourcePortRange"] and rule["destinationPortRange"], name
+        for direction in NSG_ENUMS["direction"]:
+            priorities = [r["priority"] for r in rules if r["direction"] == direction]
+            assert len(priorities) == len(set(priorities)), (name, direction)
+
+
+def test_agent_pool__tier_and_os_are_ones_the_api_offers(templates: Templates) -> None:
+    """ACR agent pools: tiers S1, S2, S3 or I6 (isolated), Linux nodes only (preview)."""
+    pool = one(
+        templates["modules/registry.bicep"], "Microsoft.ContainerRegistry/registries/agentPools"
+    )
+    assert pool["properties"]["tier"] in {"S1", "S2", "S3", "I6"}
+    assert pool["properties"]["os"] == "Linux" and pool["properties"]["count"] >= 1
