@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from blobpi.mirror.ops.tokens import TOKENS_BLOB
+from blobpi.mirror.core.layout import tokens_path
 from tests.deploy.bicep_model import body, evaluate, template_scope
 from tests.support.processes import ROOT
 
@@ -115,7 +115,7 @@ def test_identity__the_sync_cannot_write_the_token_records(templates: Templates)
     for action in ("write", "add/action", "delete", "move/action"):  # all the role's writes
         assert f"!(ActionMatches{{'{blobs}/{action}'}})" in condition
     [pattern] = re.findall(rf"@Resource\[{blobs}:path\] StringNotLike '([^']+)'", condition)
-    assert fnmatch.fnmatch(TOKENS_BLOB, pattern) and not fnmatch.fnmatch("simple/x", pattern)
+    assert fnmatch.fnmatch(tokens_path(), pattern) and not fnmatch.fnmatch("simple/x", pattern)
 
 
 def test_workflow__its_role_is_never_assigned_on_the_resource_group(
