@@ -214,11 +214,15 @@ resource workflowRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if 
   }
 }
 
+// Assignments name a role definition by its subscription-level ID (a custom role is one object
+// for the tenant; .id here would be the resource-group form).
+var workflowRoleId = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', workflowRole.name)
+
 resource workflowOnRegistry 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(githubRepository)) {
   name: guid(registry.id, '${namePrefix}-workflow', 'workflow-role')
   scope: registry
   properties: {
-    roleDefinitionId: workflowRole.id
+    roleDefinitionId: workflowRoleId
     principalId: workflow.properties.principalId
     principalType: 'ServicePrincipal'
   }
@@ -228,7 +232,7 @@ resource workflowOnSyncIdentity 'Microsoft.Authorization/roleAssignments@2022-04
   name: guid(sync.id, '${namePrefix}-workflow', 'workflow-role')
   scope: sync
   properties: {
-    roleDefinitionId: workflowRole.id
+    roleDefinitionId: workflowRoleId
     principalId: workflow.properties.principalId
     principalType: 'ServicePrincipal'
   }
@@ -259,4 +263,4 @@ output workflowClientId string = empty(githubRepository) ? '' : workflow.propert
 output workflowPrincipalId string = empty(githubRepository) ? '' : workflow.properties.principalId
 
 @description('The resource ID of the workflow\'s custom role; empty without a repository.')
-output workflowRoleId string = empty(githubRepository) ? '' : workflowRole.id
+output workflowRoleId string = empty(githubRepository) ? '' : workflowRoleId

@@ -59,10 +59,13 @@ def _grants(template: dict[str, Any]) -> set[Grant]:
         conditional = (resource["config"] or {}).get("condition") is not None
         principal = str(evaluate(assignment["properties"]["principalId"], {}))
         principal = principal.removeprefix("@").split(".")[0]
-        definition = json.dumps(assignment["properties"]["roleDefinitionId"])
+        definition_value = assignment["properties"]["roleDefinitionId"]
+        if isinstance(definition_value, str) and definition_value in template.get("variables", {}):
+            definition_value = template["variables"][definition_value]["value"]  # a named ID
+        definition = json.dumps(definition_value)
         roles = [BUILT_IN[guid] for key, guid in ids.items() if f'"{key}"' in definition]
         roles += [f"custom:{name}" for name in custom if f'"operand_1": "{name}"' in definition]
-        if assignment["properties"]["roleDefinitionId"] == "workflowRoleId":
+        if not roles and definition_value == "workflowRoleId":
             roles.append("custom:param")  # passed in: the workflow role, from identity.bicep
         [role] = roles
         # Never the deployment's resource group: every assignment names its scope.
