@@ -178,6 +178,9 @@ async def test_auth__token_file_outside_the_container(store: BlobStore, tmp_path
 
 async def test_auth__no_secret_in_logs(store: BlobStore, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    # Per logger too: `blobpi sync` run in-process by an earlier test quiets httpx's own level.
+    for name in ("httpx", "blobpi", "uvicorn"):
+        caplog.set_level(logging.DEBUG, logger=name)
     secret, _ = await add_token(store, "read")
     async with serve(store) as http:
         await http.get("/simple/", auth=auth(secret))
