@@ -107,7 +107,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
             f"cannot reach the upstream {redact_url(config.upstream)} ({count}): check "
             "--upstream / BLOBPI_UPSTREAM and the network, then rerun once it is reachable"
         ]
-    for message in errors:
+    for message in dict.fromkeys(errors):  # one line per cause: a TLS failure hits every page
         print(f"blobpi: error: {message}", file=sys.stderr)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)

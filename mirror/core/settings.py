@@ -88,6 +88,13 @@ class SyncConfig:
     timeout: float = 60.0  # seconds per upstream request (connect and each read)
     retries: int = 4
     backoff: float = 0.5  # seconds before the first retry; doubles each time
+    # Corporate networks (sync/io/network.py): the system trust store is always used, as pip
+    # does; ca_bundle adds a PEM file (a TLS-inspecting proxy's CA). Proxy URLs may carry
+    # credentials, so they stay out of reprs.
+    ca_bundle: Path | None = None
+    https_proxy: str | None = dataclasses.field(default=None, repr=False)
+    http_proxy: str | None = dataclasses.field(default=None, repr=False)
+    no_proxy: str | None = None  # comma-separated hosts, domains, IPs/CIDRs, or "*"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -123,6 +123,8 @@ class _Key:
     example: str  # as a variable or flag takes it; the file takes the TOML literal of it
     env: str | None = None
     in_file: bool = True  # secrets are not: a file is committed, copied and printed
+    aliases: tuple[str, ...] = ()  # other variables with the same meaning (https_proxy)
+    echo: bool = True  # False: a bad value is not repeated in errors (it may hold a password)
 
     @property
     def toml(self) -> str | None:
@@ -130,7 +132,16 @@ class _Key:
         return self.field.replace("_", "-") if self.in_file else None
 
 
+def _proxy(raw: object) -> str:
+    text = _text(raw)
+    if not re.match(r"^(https?|socks5h?)://[^/\s]+/?$", text):
+        # no echo of the value: a proxy URL may hold a password
+        raise ValueError("is not a proxy URL (http://HOST:PORT)")
+    return text
+
+
 _INT, _FLOAT = _number(int), _number(float)
+_PROXY = "http://proxy.corp.example:3128"
 _URL = "https://pkgs.example.org/simple/"
 _AZURE = "AZURE_STORAGE_CONNECTION_STRING"  # read by blobpi (an account key), not the SDK
 _KEYS = (
@@ -152,6 +163,29 @@ _KEYS = (
     _Key("sync", "timeout", _number(float, 0.001), "60"),
     _Key("sync", "retries", _INT, "4"),
     _Key("sync", "backoff", _FLOAT, "0.5"),
+    _Key("sync", "ca_bundle", lambda raw: Path(_text(raw)), "corp-ca.pem", "BLOBPI_CA_BUNDLE"),
+    # The variables every HTTP client honours (curl, pip, uv): not BLOBPI_ ones, on purpose.
+    _Key(
+        "sync",
+        "https_proxy",
+        _proxy,
+        _PROXY,
+        "HTTPS_PROXY",
+        in_file=False,
+        aliases=("https_proxy",),
+        echo=False,
+    ),  # fmt: skip
+    _Key(
+        "sync",
+        "http_proxy",
+        _proxy,
+        _PROXY,
+        "HTTP_PROXY",
+        in_file=False,
+        aliases=("http_proxy",),
+        echo=False,
+    ),  # fmt: skip
+    _Key("sync", "no_proxy", _text, "localhost,.corp.example", "NO_PROXY", aliases=("no_proxy",)),
     _Key("filters", "python_versions", _strings, '["3.12"]'),
     _Key("filters", "platform_tags", _strings, '["any", "manylinux*_x86_64"]'),
     _Key("filters", "sdists", _bool, "true"),
@@ -182,8 +216,9 @@ def _pick(
     path = f"{key.part}.{key.field}" if key.part else key.field
     if flags.get(path) is not None:
         return flags[path], f"{_flag(key)} {{}}"
-    if key.env and environ.get(key.env, "").strip():
-        return environ[key.env], f"{key.env}={{}}"
+    for env in (key.env, *key.aliases) if key.env else ():
+        if environ.get(env, "").strip():
+            return environ[env], f"{env}={{}}"
     table = file.get(_TABLES.get(key.part, key.part), {}) if key.part else file
     if key.toml and key.toml in table:
         section = f"[{_TABLES[key.part]}] " if key.part else ""
@@ -233,9 +268,8 @@ def parse_settings(
         except ValueError as e:
             good = _toml_literal(key.example) if where.startswith("blobpi.toml") else key.example
             # Secrets cannot get here: any non-blank text is a valid one, so none is echoed.
-            raise ConfigError(
-                f"{where.format(repr(raw))} {e}: set e.g. {where.format(good)}"
-            ) from None
+            shown = repr(raw) if key.echo else "'***'"
+            raise ConfigError(f"{where.format(shown)} {e}: set e.g. {where.format(good)}") from None
     lock = LockConfig(**parts["lock"])
     parts["filters"].setdefault("python_versions", lock.python_versions)
     parts["filters"].setdefault("platform_tags", platform_tags(lock.platforms))

@@ -44,6 +44,7 @@ from blobpi.sync.core.plan import (
     shard_of,
 )
 from blobpi.sync.io.fetch import fetch_file
+from blobpi.sync.io.network import client_for
 from blobpi.sync.io.prune import delete_blobs, remove_project
 from blobpi.sync.io.report import CountingStore, Progress, Report
 from blobpi.sync.io.upstream import Upstream
@@ -269,13 +270,16 @@ async def run_sync(
     started = time.monotonic()
     report = Report(shard=f"{config.shard.index}/{config.shard.count}", dry_run=dry_run)
     state_path, last_report = sync_state_path(config.shard.suffix), report_path(config.shard.suffix)
-    async with Upstream(
-        config.upstream,
-        timeout=config.timeout,
-        retries=config.retries,
-        concurrency=config.concurrency,
-        backoff=config.backoff,
-    ) as upstream:
+    async with (
+        client_for(config) as client,
+        Upstream(
+            config.upstream,
+            retries=config.retries,
+            concurrency=config.concurrency,
+            backoff=config.backoff,
+            client=client,
+        ) as upstream,
+    ):
         if not dry_run:
             await store.ensure()  # a new container (or directory) is created, not an error
         previous = await _read_json(store, state_path) or {"projects": {}, "pending": {}}

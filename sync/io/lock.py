@@ -27,10 +27,11 @@ from pathlib import Path
 import anyio
 
 from blobpi.mirror.core.errors import ConfigError, MirrorError
-from blobpi.mirror.core.settings import Settings
+from blobpi.mirror.core.settings import Settings, SyncConfig
 from blobpi.mirror.store.protocol import redact_url
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.core.lockfile import Pin, input_digest, marker_for, parse_lock, render_lock
+from blobpi.sync.io.network import client_for, uv_network_args
 from blobpi.sync.io.upstream import Upstream
 
 __all__ = ["lock"]
@@ -46,6 +47,7 @@ def _compile(
     upstream: str,
     environ: Mapping[str, str],
     constraints: Path | None = None,
+    network: SyncConfig | None = None,
 ) -> list[Pin]:
     from uv import find_uv_bin
 
@@ -70,6 +72,10 @@ def _compile(
     # Only the upstream may be consulted: no index, link or config from the environment.
     env = {k: v for k, v in environ.items() if not k.startswith(_UV_SOURCES)}
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    if network is not None:  # the same proxies and trust as the sync's own client
+        network_args, network_env = uv_network_args(network)
+        args += network_args
+        env.update(network_env)
     result = subprocess.run(
         args, cwd=source.parent, env=env, capture_output=True, text=True, timeout=900
     )
@@ -85,12 +91,12 @@ def _compile(
 
 
 async def _build_requires(
-    pins: Sequence[Pin], upstream_url: str, cache: dict[tuple[str, str], list[str] | None]
+    pins: Sequence[Pin], config: SyncConfig, cache: dict[tuple[str, str], list[str] | None]
 ) -> dict[str, list[str]]:
     """``build-system.requires`` of every pinned project that has no wheel among its hashes
     (``cache`` carries what earlier targets found, so each pin is looked at once)."""
     found: dict[str, list[str]] = {}
-    async with Upstream(upstream_url) as upstream:
+    async with client_for(config) as client, Upstream(config.upstream, client=client) as upstream:
         for pin in pins:
             key = (pin.name, pin.version)
             if key not in cache:
@@ -150,8 +156,10 @@ def lock(source: Path, output: Path, settings: Settings) -> list[Pin]:
     seen: dict[tuple[str, str], list[str] | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for python, platform in targets:
-            runtime = _compile(source.absolute(), python, platform, upstream, environ)
-            backends = anyio.run(_build_requires, runtime, upstream, seen)
+            runtime = _compile(
+                source.absolute(), python, platform, upstream, environ, network=settings.sync
+            )
+            backends = anyio.run(_build_requires, runtime, settings.sync, seen)
             pins = list(runtime)
             if backends:
                 build_in = Path(tmp, "build.in")
@@ -161,7 +169,9 @@ def lock(source: Path, output: Path, settings: Settings) -> list[Pin]:
                 via = frozenset(f"build backend of {k}" for k in backends)
                 pins += [
                     dataclasses.replace(p, via=via)
-                    for p in _compile(build_in, python, platform, upstream, environ, constraints)
+                    for p in _compile(
+                        build_in, python, platform, upstream, environ, constraints, settings.sync
+                    )
                 ]
             for pin in pins:
                 key = (pin.name, pin.version)

@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 import email.utils
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from html.parser import HTMLParser
 from typing import Any, TypeVar
@@ -45,6 +46,16 @@ RETRYABLE = (httpx.TransportError, httpx.TimeoutException)
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 MAX_METADATA_BYTES = 8 * 1024 * 1024
 MAX_DELAY = 30.0  # seconds: no single wait, however long a Retry-After asks, blocks a sync
+
+
+def _untrusted_certificate(error: BaseException) -> str | None:
+    """The verification failure behind a connection error, if that is what it is."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or "certificate verify failed"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class RetryLater(Exception):
@@ -186,6 +197,14 @@ class Upstream:
                     self.requests += 1
                     return await attempt()
             except (RetryLater, *RETRYABLE) as e:
+                untrusted = _untrusted_certificate(e)
+                if untrusted is not None:  # not worth a retry: the same certificate comes back
+                    raise UpstreamUnavailable(
+                        # the upstream, not the project: one cause, one line in the CLI
+                        f"the TLS certificate of {self.where} is not trusted ({untrusted}): "
+                        "behind a TLS-inspecting proxy, set BLOBPI_CA_BUNDLE to its CA "
+                        "certificate (PEM), or install that CA in the system trust store"
+                    ) from None
                 if number == self.retries:
                     reason = str(e) or type(e).__name__
                     unreachable = isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout))

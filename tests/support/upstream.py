@@ -16,6 +16,7 @@ import hashlib
 import html
 import json
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -72,6 +73,7 @@ class LocalUpstream:
         self.project_serials: dict[str, int] = {}  # PEP 691 root "_last-serial" per project
         self.lock = threading.Lock()
         self.port = 0
+        self.scheme = "http"  # "https" when started with a TLS context
 
     # --- content -----------------------------------------------------------------------
     def add(
@@ -139,7 +141,7 @@ class LocalUpstream:
 
     @property
     def index_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/simple/"
+        return f"{self.scheme}://127.0.0.1:{self.port}/simple/"
 
     def count(self, prefix: str = "", method: str = "GET") -> int:
         return sum(1 for m, p in self.requests if m == method and p.startswith(prefix))
@@ -341,11 +343,18 @@ class LocalUpstream:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls) -> Iterator[LocalUpstream]:
+    def start(cls, tls: ssl.SSLContext | None = None) -> Iterator[LocalUpstream]:
+        """Serve on a free loopback port; over HTTPS with ``tls`` (a server-side context)."""
         upstream = cls()
         server = _Server(("127.0.0.1", 0), upstream._handler())
         server.daemon_threads = True
         upstream.port = server.server_address[1]
+        if tls is not None:
+            # The handshake runs on the handler's thread (at its first read), not in accept.
+            server.socket = tls.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            upstream.scheme = "https"
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
