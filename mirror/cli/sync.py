@@ -21,7 +21,8 @@ from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.settings import with_upstream
 from blobpi.mirror.store.protocol import open_store, redact_url
-from blobpi.sync.core.allowlist import read_allowlist
+from blobpi.sync.core.allowlist import Entry, read_allowlist
+from blobpi.sync.core.pylock import entries_of, is_pylock, parse_pylock
 from blobpi.sync.io.report import Report
 
 __all__ = ["configure_parser"]
@@ -40,7 +41,9 @@ def _config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def configure_parser(subparsers: Any) -> None:
     sync = subparsers.add_parser("sync", help="mirror the allow-list from the upstream index")
-    sync.add_argument("--allowlist", help="allowlist.txt (default: $BLOBPI_ALLOWLIST)")
+    sync.add_argument(
+        "--allowlist", help="allowlist.txt or a pylock.toml (default: $BLOBPI_ALLOWLIST)"
+    )
     add_storage_argument(sync)
     _config_arguments(sync)
     sync.add_argument("--shard", help="K/N: sync the K-th of N shards (default: $BLOBPI_SHARD)")
@@ -51,9 +54,25 @@ def configure_parser(subparsers: Any) -> None:
     )
     sync.set_defaults(handler=_sync)
 
-    lock = subparsers.add_parser("lock", help="resolve allowlist.in to a hashed lock")
-    lock.add_argument("source", nargs="?", type=Path, default=Path("allowlist.in"))
-    lock.add_argument("-o", "--output", type=Path, help="the lock (default: SOURCE with .txt)")
+    lock = subparsers.add_parser(
+        "lock",
+        help="resolve allowlist.in to a hashed lock; 'lock rewrite LOCK' points one at the mirror",
+        usage="%(prog)s [SOURCE] [options] | %(prog)s rewrite LOCK --index-url URL [-o OUT]",
+    )
+    lock.add_argument("source", nargs="?", default="allowlist.in", help="(default: %(default)s)")
+    lock.add_argument("lock_file", nargs="?", metavar="LOCK", help="for rewrite: the lock")
+    lock.add_argument(
+        "-o", "--output", type=Path, help="the lock (default: SOURCE with .txt, or pylock.toml)"
+    )
+    lock.add_argument(
+        "--format",
+        choices=("requirements", "pylock"),
+        default="requirements",
+        help="requirements (pip-tools, hashed) or pylock (PEP 751, the mirror's URLs)",
+    )
+    lock.add_argument(
+        "--index-url", help="the mirror's index (https://HOST/simple/): pylock and rewrite"
+    )
     _config_arguments(lock)
     lock.add_argument(
         "--check", action="store_true", help="exit 1 when the lock is stale (no network)"
@@ -75,7 +94,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     _quiet_http()
     settings = with_upstream(settings)
     config = settings.sync
-    entries = read_allowlist(config.allowlist)
+    entries = _entries(config.allowlist)
 
     async def _run() -> Report:
         async with open_store(settings.storage, settings.storage_connection_string) as store:
@@ -115,6 +134,20 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+def _entries(path: Path) -> list[Entry]:
+    """The sync's lines: from a PEP 751 ``pylock.toml`` (its exact files, by hash), else
+    from the allow-list or its pip-tools lock."""
+    if not is_pylock(path.name):
+        return read_allowlist(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(
+            f"cannot read the lock {str(path)!r} ({e.strerror}): pass --allowlist FILE"
+        ) from None
+    return entries_of(parse_pylock(text, path.name))
+
+
 def _lock(args: argparse.Namespace, settings: Settings) -> int:
     _quiet_http()
     if args.diff:
@@ -124,11 +157,24 @@ def _lock(args: argparse.Namespace, settings: Settings) -> int:
         names = (str(old_path), str(new_path))
         print(diff_locks(_read_lock(old_path), _read_lock(new_path), names=names))
         return 0
+    if args.source == "rewrite":  # `blobpi lock rewrite LOCK`; a file so named: ./rewrite
+        from blobpi.mirror.cli.lockrewrite import rewrite
+
+        return rewrite(args, settings)
+    if args.lock_file is not None:
+        raise ConfigError(f"unexpected {args.lock_file!r}: give one SOURCE, or 'rewrite LOCK'")
     from blobpi.sync.core.lockfile import check_lock
     from blobpi.sync.io.lock import lock
 
-    source: Path = args.source
-    output: Path = args.output or source.with_suffix(".txt")
+    source = Path(args.source)
+    pylock = args.format == "pylock"
+    if pylock and not args.index_url:
+        raise ConfigError(
+            "--format pylock writes the mirror's URLs: give --index-url https://HOST/simple/"
+        )
+    output: Path = args.output or (
+        source.with_name("pylock.toml") if pylock else source.with_suffix(".txt")
+    )
     if not source.is_file():
         raise ConfigError(f"{str(source)!r} is not a file: write allowlist.in first (see README)")
     if args.check:
@@ -141,7 +187,7 @@ def _lock(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{output} is current for {source}")
         return 0
     settings = with_upstream(settings)
-    pins = lock(source, output, settings)
+    pins = lock(source, output, settings, index_url=args.index_url if pylock else None)
     print(
         f"wrote {output}: {_count(pins, 'pin')} for "
         f"{_count(settings.lock.python_versions, 'Python version')} x "

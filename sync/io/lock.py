@@ -30,7 +30,16 @@ from blobpi.mirror.core.errors import ConfigError, MirrorError
 from blobpi.mirror.core.settings import Settings, SyncConfig
 from blobpi.mirror.store.protocol import redact_url
 from blobpi.sync.core.allowlist import parse_allowlist
-from blobpi.sync.core.lockfile import Pin, input_digest, marker_for, parse_lock, render_lock
+from blobpi.sync.core.lockfile import (
+    Pin,
+    input_digest,
+    lock_header,
+    marker_for,
+    parse_lock,
+    render_lock,
+)
+from blobpi.sync.core.pylock import render_pylock
+from blobpi.sync.io.lockurls import locked_packages
 from blobpi.sync.io.network import client_for, uv_network_args
 from blobpi.sync.io.upstream import Upstream
 
@@ -146,8 +155,12 @@ def _requires_of(filename: str, data: bytes) -> list[str]:
     return list(system.get("requires", _LEGACY_BUILD_REQUIRES))
 
 
-def lock(source: Path, output: Path, settings: Settings) -> list[Pin]:
-    """Resolve ``source`` for every target, add build backends, write ``output``."""
+def lock(
+    source: Path, output: Path, settings: Settings, *, index_url: str | None = None
+) -> list[Pin]:
+    """Resolve ``source`` for every target, add build backends, write ``output``: the
+    pip-tools format, or with ``index_url`` (the mirror's) a PEP 751 ``pylock.toml`` whose
+    URLs are the mirror's."""
     upstream, environ, targets_of = settings.sync.upstream, settings.environ, settings.lock
     text = source.read_text()
     parse_allowlist(text, str(source))  # fail early, with a line number, on a bad line
@@ -195,7 +208,13 @@ def lock(source: Path, output: Path, settings: Settings) -> list[Pin]:
         )
         for p in merged.values()
     ]
-    rendered = render_lock(final, targets_of, digest, source.name)
+    if index_url is None:
+        rendered = render_lock(final, targets_of, digest, source.name)
+    else:
+        packages = anyio.run(locked_packages, final, settings.sync, index_url)
+        command = f"blobpi lock {source.name} --format pylock --index-url {index_url}"
+        header = lock_header(targets_of, digest, source.name, f"{command} -o {output.name}")
+        rendered = render_pylock(packages, header=header)
     tmp_out = output.with_name(f".{output.name}.{os.getpid()}")
     tmp_out.write_text(rendered)
     os.replace(tmp_out, output)
