@@ -21,7 +21,11 @@ from typing import Any
 from blobpi.deploy.azure import connection as _connection
 from blobpi.deploy.azure import environment as _environment
 from blobpi.deploy.azure.sas import parse_lifetime, signer_for, url_line, wheel_urls
-from blobpi.deploy.core.requirements import PinnedRequirement, parse_requirements
+from blobpi.deploy.core.requirements import (
+    PinnedRequirement,
+    parse_requirements,
+    parse_url_lines,
+)
 from blobpi.deploy.core.targets import DEFAULT_PLATFORM, DEFAULT_PYTHON, Target
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.names import parse_distribution_filename
@@ -35,6 +39,7 @@ __all__ = [
     "connection_for",
     "environment_for",
     "read_lock",
+    "read_requirements",
     "v1_environment_for",
     "wheel_urls_for",
 ]
@@ -51,10 +56,22 @@ def read_lock(path: str | os.PathLike[str]) -> tuple[PinnedRequirement, ...]:
     return parse_requirements(text, source=Path(path).name)
 
 
+def read_requirements(
+    path: str | os.PathLike[str],
+) -> tuple[PinnedRequirement, ...] | tuple[str, ...]:
+    """A pinned lock, or the ``name @ URL#sha256=`` lines ``wheel-urls`` printed."""
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read {str(path)!r} ({e.strerror}): give a pinned lock") from None
+    urls = parse_url_lines(text, source=Path(path).name)
+    return urls if urls is not None else parse_requirements(text, source=Path(path).name)
+
+
 def _requirements(value: Requirements) -> Sequence[PinnedRequirement] | Sequence[str]:
-    """A path is read as a lock; a list of requirements or of URL lines is used as is."""
+    """A path is read as a lock or URL lines; a list of either is used as is."""
     if isinstance(value, str | os.PathLike):
-        return read_lock(value)
+        return read_requirements(value)
     return value
 
 

@@ -17,10 +17,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from blobpi.deploy.azure.sdk import sdk_import
+from blobpi.deploy.core.buildcontext import DEFAULT_IMAGE, check_image
 from blobpi.deploy.core.requirements import PinnedRequirement
 from blobpi.mirror.core.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_CHANNELS",
     "DEFAULT_IMAGE",
     "check_index_url",
     "conda_spec",
@@ -31,8 +33,7 @@ __all__ = [
     "write_environment",
 ]
 
-# Azure ML's curated base image for custom conda environments (CPU, Ubuntu 22.04).
-DEFAULT_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+DEFAULT_CHANNELS = ("conda-forge",)
 ENVIRONMENT_SCHEMA = "https://azuremlschemas.azureedge.net/latest/environment.schema.json"
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
@@ -70,9 +71,11 @@ def conda_spec(
     index_url: str | None,
     python: str = "3.11",
     name: str = "blobpi-env",
-    channels: Sequence[str] = ("conda-forge",),
+    channels: Sequence[str] = DEFAULT_CHANNELS,
 ) -> dict[str, Any]:
     """The conda environment file as a dict: Python and pip from conda, the rest by pip.
+    Private channels (``--conda-channel``) come with ``nodefaults``, so conda never falls
+    back to its public default channels.
 
     >>> conda_spec(["a==1"], index_url="https://i/simple/")["dependencies"][2]
     {'pip': ['--index-url https://i/simple/', 'a==1']}
@@ -83,9 +86,12 @@ def conda_spec(
             "wheel-urls prints them): give the index URL, or the URL lines"
         )
     option = f"--index-url {check_index_url(index_url)}" if index_url else "--no-index"
+    if not channels:
+        raise ConfigError("no conda channel: give --conda-channel URL (or use --build-context)")
+    private = tuple(channels) != DEFAULT_CHANNELS
     return {
         "name": name,
-        "channels": list(channels),
+        "channels": [*channels, "nodefaults"] if private else list(channels),
         "dependencies": [f"python={python}", "pip", {"pip": [option, *pip_lines]}],
     }
 
@@ -97,7 +103,7 @@ def environment_yaml(
     return {
         "$schema": ENVIRONMENT_SCHEMA,
         "name": name,
-        "image": image,
+        "image": check_image(image),
         "conda_file": conda_file,
         **{k: v for k, v in extra.items() if v},
     }
@@ -134,17 +140,18 @@ def to_yaml(value: Any, indent: int = 0) -> str:
 
 def write_environment(
     directory: Path,
-    requirements: Sequence[PinnedRequirement],
+    requirements: Sequence[PinnedRequirement] | Sequence[str],
     *,
-    index_url: str,
+    index_url: str | None,
     name: str,
     image: str = DEFAULT_IMAGE,
     python: str = "3.11",
     description: str = "",
+    channels: Sequence[str] = DEFAULT_CHANNELS,
 ) -> tuple[Path, Path]:
     """Write ``environment.yml`` and ``conda.yml`` for ``az ml environment create``."""
-    lines = [r.pip_line for r in requirements]
-    conda = conda_spec(lines, index_url=index_url, python=python, name=name)
+    lines = [r if isinstance(r, str) else r.pip_line for r in requirements]
+    conda = conda_spec(lines, index_url=index_url, python=python, name=name, channels=channels)
     directory.mkdir(parents=True, exist_ok=True)
     conda_path, env_path = directory / "conda.yml", directory / "environment.yml"
     header = "# Written by blobpi azureml environment; installs only from the mirror.\n"
@@ -163,6 +170,7 @@ def environment_for(
     image: str = DEFAULT_IMAGE,
     python: str = "3.11",
     description: str | None = None,
+    channels: Sequence[str] = DEFAULT_CHANNELS,
 ) -> Any:
     """An SDK v2 ``azure.ai.ml.entities.Environment`` that installs only from the mirror:
     by index URL, or (``index_url=None``) from the direct URL lines ``sas.wheel_urls`` made.
@@ -172,9 +180,11 @@ def environment_for(
     lines = [r if isinstance(r, str) else r.pip_line for r in requirements]
     return Environment(
         name=name,
-        image=image,
+        image=check_image(image),
         description=description,
-        conda_file=conda_spec(lines, index_url=index_url, python=python, name=name),
+        conda_file=conda_spec(
+            lines, index_url=index_url, python=python, name=name, channels=channels
+        ),
     )
 
 
@@ -185,6 +195,7 @@ def v1_environment_for(
     name: str,
     image: str = DEFAULT_IMAGE,
     python: str = "3.11",
+    channels: Sequence[str] = DEFAULT_CHANNELS,
 ) -> Any:
     """An SDK v1 ``azureml.core.Environment``. ``CondaDependencies.create()`` quietly adds
     ``--extra-index-url`` and ``--find-links`` for the public index; both are removed, and
@@ -204,8 +215,9 @@ def v1_environment_for(
         )
         for channel in list(conda.conda_channels):
             conda.remove_channel(channel)
-        conda.add_channel("conda-forge")
+        for channel in conda_spec([], index_url=None, channels=channels)["channels"]:
+            conda.add_channel(channel)
         env = Environment(name=name)
-        env.docker.base_image = image
+        env.docker.base_image = check_image(image)
         env.python.conda_dependencies = conda
     return env

@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.requirements import RequirementLine, read_lines
 
-__all__ = ["PinnedRequirement", "parse_requirements"]
+__all__ = ["PinnedRequirement", "parse_requirements", "parse_url_lines"]
 
 _HASH_RE = re.compile(r"(\w+):([0-9a-fA-F]+)")
 _HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
@@ -138,3 +138,35 @@ def parse_requirements(text: str, source: str = "requirements") -> tuple[PinnedR
             "lines do, and pip refuses such a mix: regenerate with pip-compile --generate-hashes"
         )
     return tuple(parsed)
+
+
+def parse_url_lines(text: str, source: str = "requirements") -> tuple[str, ...] | None:
+    """The lines of a blob-URL file (``blobpi azureml wheel-urls`` output: ``name @ URL``
+    with ``#sha256=``), or None when no line is a URL line (then it is a lock).
+
+    >>> parse_url_lines("a @ https://h/a-1-py3-none-any.whl?sig=x#sha256=" + "0" * 64)[0][:9]
+    'a @ https'
+    >>> parse_url_lines("a==1") is None
+    True
+    """
+    lines = read_lines(text)
+    urls = [line for line in lines if " @ " in line.requirement or "@" in line.requirement]
+    if not urls:
+        return None
+    for line in lines:
+        where = f"{source} line {line.number}"
+        try:
+            req = Requirement(line.requirement)
+        except InvalidRequirement:
+            req = None
+        if req is None or not req.url or line.options:
+            raise ConfigError(
+                f"{where}: {line.text[:60]!r} is not a 'name @ URL#sha256=...' line, and a "
+                "file with URL lines must hold only those: use wheel-urls output, or a lock"
+            )
+        if not re.search(r"#sha256=[0-9a-f]{64}$", req.url):
+            raise ConfigError(
+                f"{where}: the URL of {req.name!r} has no #sha256= fragment, so pip could not "
+                "check the file: print the lines again with blobpi azureml wheel-urls"
+            )
+    return tuple(line.text for line in lines)

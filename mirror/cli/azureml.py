@@ -1,7 +1,8 @@
 """``blobpi azureml ...``: point Azure ML environments at the mirror.
 
-- ``environment``: index-URL mode; writes ``environment.yml`` + ``conda.yml`` (CLI v2), or the
-  v1 files, and/or registers the environment (``--create``).
+- ``environment``: writes ``environment.yml`` + ``conda.yml`` (CLI v2), the v1 files, or with
+  ``--build-context`` a pip-only Docker build context, and/or registers it (``--create``);
+  from a lock and ``--index-url``, or from the URL lines ``wheel-urls`` printed.
 - ``connection``: the ``python_feed`` workspace connection holding the mirror's credentials.
 - ``wheel-urls``: blob-URL mode; one ``name @ URL?SAS#sha256=...`` line per pinned requirement.
 - ``add-private-wheel``: upload a wheel (as ``blobpi upload``) and print its URL line.
@@ -11,16 +12,25 @@ from __future__ import annotations
 
 import argparse
 import functools
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from blobpi.deploy.azure import connection as feed
-from blobpi.deploy.azure.environment import DEFAULT_IMAGE, environment_for, v1_environment_for
+from blobpi.deploy.azure.buildenv import build_environment_for, write_build_context
+from blobpi.deploy.azure.environment import (
+    DEFAULT_CHANNELS,
+    DEFAULT_IMAGE,
+    environment_for,
+    v1_environment_for,
+)
 from blobpi.deploy.azure.environment import write_environment as write_v2_environment
 from blobpi.deploy.azure.sdk import ml_client, v1_workspace, workspace_errors
-from blobpi.deploy.azureml import add_private_wheel, read_lock, wheel_urls_for
+from blobpi.deploy.azureml import add_private_wheel, read_lock, read_requirements, wheel_urls_for
+from blobpi.deploy.core.requirements import PinnedRequirement
 from blobpi.deploy.core.targets import DEFAULT_PLATFORM, DEFAULT_PYTHON
 from blobpi.mirror.cli.index import add_storage_argument
 from blobpi.mirror.core.errors import ConfigError
@@ -33,12 +43,33 @@ def configure_parser(subparsers: Any) -> None:
     azureml = subparsers.add_parser("azureml", help="point Azure ML environments at the mirror")
     commands = azureml.add_subparsers(dest="azureml_command", required=True, metavar="COMMAND")
 
-    env = commands.add_parser("environment", help="an environment that installs from the index")
-    _index_url(env)
-    env.add_argument("-r", "--requirements", type=Path, required=True, help="a pinned lock")
+    env = commands.add_parser("environment", help="an environment that installs from the mirror")
+    env.add_argument(
+        "--index-url", help="the mirror, https://HOST/simple/ (not needed for URL lines)"
+    )
+    env.add_argument(
+        "-r", "--requirements", type=Path, required=True,
+        help="a pinned lock, or the URL lines wheel-urls printed",
+    )  # fmt: skip
     env.add_argument("--name", required=True, help="the environment's name in the workspace")
-    env.add_argument("--image", default=DEFAULT_IMAGE, help="base image (default: %(default)s)")
+    env.add_argument(
+        "--image",
+        default=DEFAULT_IMAGE,
+        help="base image, pinned by tag or digest (default: %(default)s)",
+    )
     env.add_argument("--python", default=DEFAULT_PYTHON, help="Python version (%(default)s)")
+    env.add_argument(
+        "--build-context",
+        action="store_true",
+        help="a Docker build context that installs with pip only (no conda channel)",
+    )
+    env.add_argument(
+        "--conda-channel",
+        action="append",
+        metavar="URL",
+        help="conda mode: a private channel for python and pip (repeatable; "
+        f"default: {', '.join(DEFAULT_CHANNELS)})",
+    )
     _sdk_and_output(env)
     env.set_defaults(handler=_environment)
 
@@ -93,33 +124,65 @@ def _outputs(args: argparse.Namespace) -> None:
 
 def _environment(args: argparse.Namespace, settings: Settings) -> int:
     _outputs(args)
-    reqs = read_lock(args.requirements)
+    reqs = read_requirements(args.requirements)
+    if args.index_url is None and not all(isinstance(r, str) for r in reqs):
+        raise ConfigError(
+            f"{args.requirements.name} is a lock, so pip needs the mirror's index: give "
+            "--index-url https://HOST/simple/, or the URL lines of blobpi azureml wheel-urls"
+        )
+    if args.build_context:
+        return _build_context(args, reqs)
+    channels = tuple(args.conda_channel or DEFAULT_CHANNELS)
+    options: dict[str, Any] = {"name": args.name, "image": args.image, "python": args.python}
     entity: Any = None
     if args.sdk == "v1" or args.create:  # writing the v2 files needs no SDK
         build = environment_for if args.sdk == "v2" else v1_environment_for
-        entity = build(args.index_url, reqs, name=args.name, image=args.image, python=args.python)
+        entity = build(args.index_url, reqs, channels=channels, **options)
     if args.output is not None:
         if args.sdk == "v2":
             env_file, _ = write_v2_environment(
-                args.output,
-                reqs,
-                index_url=args.index_url,
-                name=args.name,
-                image=args.image,
-                python=args.python,
+                args.output, reqs, index_url=args.index_url, channels=channels, **options
             )
             print(f"wrote {env_file} and conda.yml: az ml environment create --file {env_file}")
         else:
             entity.save_to_directory(str(args.output), overwrite=True)
             print(f"wrote the v1 environment to {args.output}: Environment.load_from_directory")
     if args.create:
-        with workspace_errors("creating the environment"):
-            if args.sdk == "v2":
-                created = ml_client(args.workspace_config).environments.create_or_update(entity)
-            else:
-                created = entity.register(v1_workspace(args.workspace_config))
-        print(f"created environment {created.name} version {created.version}")
+        _create(args, entity)
     return 0
+
+
+def _build_context(args: argparse.Namespace, reqs: Sequence[PinnedRequirement | str]) -> int:
+    if args.sdk == "v1" or args.conda_channel:
+        raise ConfigError(
+            "--build-context is a pip-only SDK v2 environment: drop --sdk v1 and --conda-channel"
+        )
+    options: dict[str, Any] = {
+        "index_url": args.index_url,
+        "name": args.name,
+        "image": args.image,
+        "python": args.python,
+    }
+    lines = [r if isinstance(r, str) else r.pip_line for r in reqs]
+    if args.output is not None:
+        env_file = write_build_context(args.output, lines, **options)
+        print(
+            f"wrote {env_file} and its build context {args.output / 'context'}: "
+            f"az ml environment create --file {env_file}"
+        )
+    if args.create:
+        with tempfile.TemporaryDirectory() as scratch:  # the SDK uploads it on create
+            _create(args, build_environment_for(args.output or Path(scratch), lines, **options))
+    return 0
+
+
+def _create(args: argparse.Namespace, entity: Any) -> None:
+    with workspace_errors("creating the environment"):
+        if args.sdk == "v2":
+            created = ml_client(args.workspace_config).environments.create_or_update(entity)
+        else:
+            created = entity.register(v1_workspace(args.workspace_config))
+    print(f"created environment {created.name} version {created.version}")
 
 
 def _connection(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+import yaml
 from packaging.utils import canonicalize_name
 
 from blobpi.deploy.azure.sas import wheel_urls
@@ -28,6 +29,7 @@ from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.store.pages import read_project
 from blobpi.mirror.store.protocol import open_store
 from tests.support.dists import build_wheel
+from tests.support.dockerbuild import run_dockerfile
 from tests.support.processes import Azurite, client_env, make_venv, run
 
 pytestmark = pytest.mark.azurite
@@ -150,6 +152,31 @@ def test_wheel_urls__pip_installs_them_and_checks_the_sha256(
         check=False,
     )
     assert failed.returncode != 0 and "hash" in failed.stderr.lower()
+
+
+def test_wheel_urls__feed_environment_from_the_cli_in_every_mode(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n".join(_urls(capsys, mirror)) + "\n")
+    lines = urls.read_text().splitlines()
+    env = ["environment", "-r", str(urls), "--name", "train"]  # no --index-url: URL lines
+
+    code, _, err = _cli(capsys, {}, *env, "-o", str(tmp_path / "conda"))
+    assert code == 0, err
+    conda = yaml.safe_load((tmp_path / "conda" / "conda.yml").read_text())
+    (pip,) = [d["pip"] for d in conda["dependencies"] if isinstance(d, dict)]
+    assert pip == ["--no-index", *lines]
+
+    code, _, err = _cli(capsys, {}, *env, "--build-context", "-o", str(tmp_path / "bc"))
+    assert code == 0, err
+    context = tmp_path / "bc" / "context"
+    assert (context / "requirements.txt").read_text().splitlines() == ["--no-index", *lines]
+    venv = make_venv(tmp_path / "image").parent.parent
+    built = run_dockerfile(context, tmp_path / "root", venv)
+    assert built.returncode == 0, built.stdout + built.stderr
+    check = run([str(venv / "bin/python"), "-c", "import alpha, beta; print(beta.VERSION)"])
+    assert check.stdout.strip() == "2.0"
 
 
 def test_wheel_urls__same_bucket_same_urls(
