@@ -1,4 +1,5 @@
-"""The Azure ML build context's Dockerfile, in both of its modes, is hadolint clean."""
+"""The Azure ML build context's Dockerfile, in both of its modes, is hadolint clean and
+plain Dockerfile syntax (a workspace's image build need not run BuildKit)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from blobpi.deploy.core.buildcontext import DEFAULT_IMAGE, build_context
 from tests.deploy.conftest import tool
+from tests.deploy.dockerfile import buildkit_only
 from tests.support.processes import run
 
 HASHED = f"attrs==23.2.0 --hash=sha256:{'a' * 64}"
@@ -29,3 +31,4 @@ def test_build_context__dockerfile_is_hadolint_clean(
     dockerfile.write_text(files["Dockerfile"])
     result = run([str(tool("hadolint")), "--no-color", str(dockerfile)], check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert buildkit_only(files["Dockerfile"]) == []
