@@ -39,6 +39,7 @@ __all__ = [
     "file_blobs",
     "file_link",
     "file_name",
+    "history_path",
     "lease_path",
     "linked_path",
     "metadata_path",
@@ -280,3 +281,12 @@ def lease_path(shard: str = "") -> str:
     'state/sync-1-of-2.lock'
     """
     return f"state/sync{_shard(shard)}.lock"
+
+
+def history_path() -> str:
+    """The recent sync runs of every shard, for the status page and ``/metrics``.
+
+    >>> history_path()
+    'state/history.json'
+    """
+    return "state/history.json"

@@ -2,9 +2,11 @@
 
 Routes: ``/simple/`` and ``/simple/<project>/`` (PEP 503 HTML or PEP 691 JSON by content
 negotiation, ``Vary: Accept``, non-canonical names redirected), ``/packages/...`` (files,
-PEP 658 ``.metadata``, PEP 740 ``.provenance``: streamed, ``Range``, ``ETag``), ``/health``,
-and ``/``, a landing page for people; ``POST /`` is the upload API (``upload_api``), and
-``auth`` guards everything but ``/health``. Errors are raised typed and answered by the one
+PEP 658 ``.metadata``, PEP 740 ``.provenance``: streamed, ``Range``, ``ETag``), the probes
+``/health/live`` (the process answers) and ``/health/ready`` (the store answers; ``/health``
+is its old name), ``/metrics`` (``metrics``), and the status pages for people, ``/`` and
+``/project/<name>/`` (``status``); ``POST /`` is the upload API (``upload_api``), and
+``auth`` guards everything but the probes. Errors are raised typed and answered by the one
 table in ``responses``. Pages come from ``PageCache``; nothing is rendered
 or listed per request. Start it with
 ``uvicorn --factory blobpi.mirror.server.app:create_app``.
@@ -13,10 +15,9 @@ or listed per request. Start it with
 from __future__ import annotations
 
 import contextlib
-import html
-import json
 from collections.abc import AsyncIterator, Mapping
 
+import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -31,7 +32,7 @@ from blobpi.mirror.core.errors import (
     StorageUnavailable,
 )
 from blobpi.mirror.core.http import Unsatisfiable, accepts_gzip, etag_matches, parse_range
-from blobpi.mirror.core.layout import package_path, page_path
+from blobpi.mirror.core.layout import history_path, package_path, page_path
 from blobpi.mirror.core.model import ProjectList
 from blobpi.mirror.core.names import project_name
 from blobpi.mirror.core.negotiate import Format, select_format
@@ -40,8 +41,9 @@ from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.tokens import TokenFile
 from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
 from blobpi.mirror.server.cache import CachedPage, PageCache
-from blobpi.mirror.server.metrics import Metrics, MetricsMiddleware
+from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from blobpi.mirror.server.responses import exception_handlers
+from blobpi.mirror.server.status import Summary, overview, project_status
 from blobpi.mirror.server.upload_api import upload
 from blobpi.mirror.store.protocol import BlobStore, open_store
 
@@ -53,6 +55,7 @@ _EMPTY_ROOT = {
     Format.HTML: CachedPage.of(render_index_html(ProjectList())),
 }
 _ENCODED_SEPARATORS = (b"%2f", b"%5c", b"%00", b"%2e")
+_READY_TIMEOUT = 5.0  # seconds: a probe that hangs is as bad as one that fails
 
 
 def _state(request: Request) -> tuple[BlobStore, PageCache]:
@@ -169,40 +172,35 @@ async def package_file(request: Request) -> Response:
     return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type)
 
 
-async def health(request: Request) -> Response:
+async def live(request: Request) -> Response:
+    """Liveness: the process answers. It never touches the store, so a storage blip takes
+    replicas out of rotation (readiness) instead of restarting them."""
+    return PlainTextResponse("ok\n")
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: the store answers (an empty index is ready), within ``_READY_TIMEOUT``."""
     store, _ = _state(request)
     try:
-        await store.head(page_path(None, Format.JSON))
+        with anyio.fail_after(_READY_TIMEOUT):
+            await store.head(page_path(None, Format.JSON))
     except BlobNotFound:
         pass
-    except StorageUnavailable:
+    except (StorageUnavailable, TimeoutError):
         return PlainTextResponse("storage unavailable\n", status_code=503)
     return PlainTextResponse("ok\n")
 
 
 async def metrics(request: Request) -> Response:
-    body = request.app.state.metrics.render()
-    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-async def landing(request: Request) -> Response:
+    counters: Metrics = request.app.state.metrics
     _, pages = _state(request)
-    try:  # from the page cache, like every other page: no store read per request
-        root = await pages.get(page_path(None, Format.JSON))
-        projects = ProjectList.from_json(json.loads(root.body))
+    try:  # the sync's figures, from the record the sync job keeps in state/
+        counters.load_history((await pages.get(history_path())).body)
     except BlobNotFound:
-        projects = ProjectList()
-    items = "".join(
-        f'<li><a href="simple/{html.escape(n)}/">{html.escape(n)}</a></li>'
-        for n in projects.projects
-    )
-    body = (
-        "<!DOCTYPE html><html><head><title>blobpi</title></head><body>"
-        f"<h1>blobpi</h1><p>{len(projects.projects)} projects. Install with "
-        "<code>pip install --index-url URL/simple/ NAME</code>.</p>"
-        f'<p><a href="simple/">simple index</a></p><ul>{items}</ul></body></html>'
-    )
-    return Response(body, media_type="text/html; charset=utf-8")
+        counters.load_history(None)
+    except StorageUnavailable:
+        pass  # keep the last figures: the request counters are still worth answering
+    return Response(counters.render(), media_type=CONTENT_TYPE)
 
 
 def create_app(settings: Settings | None = None, store: BlobStore | None = None) -> Starlette:
@@ -213,11 +211,15 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
 
         settings = load_settings()
     the_store = store or open_store(settings.storage, settings.storage_connection_string)
+    counters = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[Mapping[str, object]]:
         app.state.store = the_store
-        app.state.pages = PageCache(the_store, settings.server.page_ttl)
+        app.state.pages = PageCache(
+            the_store, settings.server.page_ttl, on_lookup=counters.cache_result
+        )
+        app.state.summary = Summary(app.state.pages)
         app.state.settings = settings
         tokens = TokenFile.open(the_store, settings.server.token_file)
         app.state.tokens = TokenCache(tokens, settings.server.page_ttl)
@@ -230,15 +232,17 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
 
     methods = ["GET", "HEAD"]
     routes = [
-        Route("/", landing, methods=methods),
+        Route("/", overview, methods=methods),
         Route("/", upload, methods=["POST"]),  # the legacy upload API (twine, uv publish)
-        Route("/health", health, methods=methods),
+        Route("/project/{project}/", project_status, methods=methods),
+        Route("/health", ready, methods=methods),  # the old name, kept for existing probes
+        Route("/health/live", live, methods=methods),
+        Route("/health/ready", ready, methods=methods),
         Route("/metrics", metrics, methods=methods),
         Route("/simple/", root_page, methods=methods),
         Route("/simple/{project}/", project_page, methods=methods),
         Route("/packages/{path:path}", package_file, methods=methods),
     ]
-    counters = Metrics()
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -3,10 +3,12 @@
 pip, uv, twine and Azure ML ``python_feed`` connections all speak basic auth, so the token
 is the password and the user name is ignored (``__token__`` by convention). Policy:
 
-- ``GET /health`` is always open (load balancers and container health checks);
+- ``/health``, ``/health/live`` and ``/health/ready`` are always open (probes);
 - ``POST /`` (the upload API) always needs a token with scope ``upload``;
 - everything else needs scope ``read`` unless anonymous read is on
-  (``BLOBPI_ANONYMOUS_READ``; by default on only when the server listens on loopback).
+  (``BLOBPI_ANONYMOUS_READ``; by default on only when the server listens on loopback);
+- a token limited to one project reads only that project: not the views of the whole index
+  (the status overview ``/`` and ``/metrics``), which describe every project.
 
 No or bad credentials raise ``Unauthenticated`` (401 with ``WWW-Authenticate``; bad ones
 count as a failure against the client address); past ``BLOBPI_AUTH_FAILURE_LIMIT`` failures
@@ -48,6 +50,10 @@ __all__ = ["AuthMiddleware", "FailureLimiter", "TokenCache", "required_scope"]
 
 log = logging.getLogger(__name__)
 
+_PROBES = frozenset({"/health", "/health/live", "/health/ready"})
+# The status overview and the metrics describe the whole index. (The PEP 503 root stays
+# readable, as tests/integration/test_auth.py pins: installers never need it, tools may.)
+_INDEX_WIDE = frozenset({"/", "/metrics"})
 _USE_INTERVAL = dt.timedelta(hours=1)  # last use is recorded at most this often per token
 _MAX_CLIENTS = 10_000
 
@@ -58,7 +64,7 @@ def required_scope(method: str, path: str) -> TokenScope | None:
     >>> required_scope("POST", "/"), required_scope("GET", "/health")
     ('upload', None)
     """
-    if path == "/health":
+    if path in _PROBES:
         return None
     if method == "POST" and path == "/":
         return "upload"
@@ -72,7 +78,7 @@ def path_project(path: str) -> NormalizedName | None:
     'foo-bar'
     """
     try:
-        if path.startswith("/simple/") and path.count("/") == 3:
+        if path.startswith(("/simple/", "/project/")) and path.count("/") == 3:
             return project_name(path.split("/")[2])
         if path.startswith("/packages/"):
             return parse_distribution_filename(file_name(path)).name
@@ -189,6 +195,9 @@ class AuthMiddleware:
         try:
             await self._check(scope)
         except MirrorError as e:  # outside Starlette's handlers, so answered from the table here
+            metrics = getattr(scope["app"].state, "metrics", None)
+            if metrics is not None:
+                metrics.auth_failure(e)
             await error_response(scope["method"], scope["path"], e)(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -238,6 +247,12 @@ class AuthMiddleware:
         wanted = path_project(scope["path"]) if need == "read" else None
         if token.project and wanted and wanted != token.project:
             raise AccessDenied(_project_message(token, wanted))
+        if token.project and need == "read" and scope["path"] in _INDEX_WIDE:
+            raise AccessDenied(
+                f"token {token.id} ({token.name!r}) is limited to project {token.project!r}, "
+                "and this page covers every project: read /simple/"
+                f"{token.project}/, or use a token without --project"
+            )
         scope["blobpi.token"] = token
         await cache.record_use(token, now)
 

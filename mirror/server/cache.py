@@ -43,8 +43,10 @@ class PageCache:
         ttl: float,
         max_entries: int = 20_000,
         clock: Callable[[], float] = time.monotonic,
+        on_lookup: Callable[[str], None] = lambda result: None,
     ) -> None:
         self._store = store
+        self._on_lookup = on_lookup  # "hit", "revalidated" or "miss", for /metrics
         self._ttl = ttl
         self._max = max_entries
         self._clock = clock
@@ -58,22 +60,26 @@ class PageCache:
         entry = self._entries.get(path)
         if entry is not None and self._clock() - entry[1] < self._ttl:
             self._entries.move_to_end(path)
+            self._on_lookup("hit")
             return entry[0]
         lock = self._locks.setdefault(path, asyncio.Lock())
         async with lock:  # one revalidation per page, however many requests wait
             entry = self._entries.get(path)
             if entry is not None and self._clock() - entry[1] < self._ttl:
+                self._on_lookup("hit")  # another request revalidated it meanwhile
                 return entry[0]
             try:
                 blob = await self._store.get(
                     path, if_none_match=entry[0].blob_etag if entry else None
                 )
             except BlobNotFound:
+                self._on_lookup("miss")
                 self._entries.pop(path, None)
                 raise
             finally:
                 self._locks.pop(path, None)
             page = entry[0] if blob is None and entry else None
+            self._on_lookup("miss" if page is None else "revalidated")
             if page is None:
                 assert blob is not None
                 page = CachedPage.of(blob.data, blob.info.etag)

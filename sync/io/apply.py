@@ -44,6 +44,7 @@ from blobpi.sync.core.plan import (
     shard_of,
 )
 from blobpi.sync.io.fetch import fetch_file
+from blobpi.sync.io.history import record_run
 from blobpi.sync.io.network import client_for
 from blobpi.sync.io.prune import delete_blobs, remove_project
 from blobpi.sync.io.report import CountingStore, Progress, Report
@@ -304,8 +305,12 @@ async def run_sync(
                     if state != previous:
                         await counted.put(state_path, json.dumps(state, sort_keys=True).encode())
                     _finish(report, upstream, started, counted.writes)
-                    if report.outdates(await _read_json(store, last_report)):
+                    wrote = report.outdates(await _read_json(store, last_report))
+                    if wrote:
                         await store.put(last_report, report.to_json())
+                    finished = now or dt.datetime.now(dt.UTC)
+                    listed = sorted(run.listed)
+                    await record_run(store, report, config.upstream, listed, finished, wrote=wrote)
         finally:
             run.progress.close()
     _finish(report, upstream, started, counted.writes)
