@@ -8,7 +8,7 @@ STORAGE ?= ./data
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test lint venv azurite tools clean bench
+.PHONY: run test lint venv azurite tools browser clean bench
 
 venv: $(BIN)/.installed
 
@@ -46,6 +46,13 @@ run: venv
 		|| echo "make run: the sync failed (see above); serving what $(STORAGE) already holds"
 	$(BIN)/blobpi serve --storage $(STORAGE) --port $(PORT)
 
+# tests/browser drives Debian's chromium headless; without apt (or root/sudo) those tests skip.
+browser:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "make: could not install chromium; tests/browser will be skipped"
+
 # mypy cannot follow setuptools' editable import hook, so it reads blobpi.* through links.
 TYPECHECK := .tools/typecheck/blobpi
 
@@ -59,7 +66,7 @@ lint: venv $(TYPECHECK)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: venv azurite tools lint
+test: venv azurite tools browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

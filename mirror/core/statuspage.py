@@ -22,7 +22,7 @@ _STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:70rem;padding:1rem;color:#1b1b1b}
 a{color:#0645ad}table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
 th,td{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #ccc;vertical-align:top}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 pre{background:#f4f4f4;padding:.5rem;overflow-x:auto}code{font-size:.95em}
 .bad{color:#a00000;font-weight:600}.ok{color:#035d03}.yank{color:#8a4b00}
 svg{max-width:100%;height:auto}label{font-weight:600}input{font:inherit;padding:.2rem}
@@ -114,21 +114,24 @@ def _chart(runs: Sequence[SyncRun]) -> str:
         )
     if len(points) < 2:
         return "<p>The chart appears after two syncs.</p>"
-    width, height = 600, 120
-    lines = []
-    series = (
-        ([p[1] for p in points], "#0645ad", "files"),
-        ([p[2] for p in points], "#a35200", "size"),
-    )
-    for values, colour, label in series:
+    width, height = 300, 80
+    svgs = []
+    files = [p[1] for p in points]
+    sizes = [p[2] for p in points]
+    for values, colour, label, last in (
+        (files, "#0645ad", "files", f"{files[-1]} files"),
+        (sizes, "#a35200", "size", human_size(sizes[-1])),
+    ):
         top = max(values) or 1
         xy = " ".join(
-            f"{i * width / (len(values) - 1):.1f},{height - v * (height - 10) / top:.1f}"
+            f"{i * width / (len(values) - 1):.1f},{height - 4 - v * (height - 24) / top:.1f}"
             for i, v in enumerate(values)
         )
-        lines.append(
-            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{xy}">'
-            f"<title>{label}</title></polyline>"
+        svgs.append(
+            f'<svg role="img" aria-label="{label} after each sync, now {escape(last)}" '
+            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
+            f'<text x="0" y="14" font-size="13">{label}: {escape(last)}</text>'
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{xy}"/></svg>'
         )
     first, final = points[0], points[-1]
     summary = (
@@ -136,10 +139,8 @@ def _chart(runs: Sequence[SyncRun]) -> str:
         f"{final[1]} files ({human_size(final[2])}) on {final[0]:%Y-%m-%d}"
     )
     return (
-        f'<figure><svg role="img" aria-label="{escape(summary)}" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}">{"".join(lines)}</svg>'
-        f"<figcaption>Files (blue) and size (orange) over the last {len(points)} syncs. "
-        f"{escape(summary)}.</figcaption></figure>"
+        f"<figure>{' '.join(svgs)}<figcaption>The index over the last {len(points)} "
+        f"syncs. {escape(summary)}.</figcaption></figure>"
     )
 
 

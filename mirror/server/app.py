@@ -55,7 +55,7 @@ _EMPTY_ROOT = {
     Format.HTML: CachedPage.of(render_index_html(ProjectList())),
 }
 _ENCODED_SEPARATORS = (b"%2f", b"%5c", b"%00", b"%2e")
-_READY_TIMEOUT = 5.0  # seconds: a probe that hangs is as bad as one that fails
+_READY_TIMEOUT = 3.0  # seconds: a probe that hangs is as bad as one that fails
 
 
 def _state(request: Request) -> tuple[BlobStore, PageCache]:
