@@ -36,6 +36,7 @@ _COMMAND_MODULES = (
     "blobpi.mirror.cli.admin",
     "blobpi.mirror.cli.sync",
     "blobpi.mirror.cli.azureml",
+    "blobpi.mirror.cli.check",
 )
 
 

@@ -118,7 +118,7 @@ def _chart(runs: Sequence[SyncRun]) -> str:
     svgs = []
     files = [p[1] for p in points]
     sizes = [p[2] for p in points]
-    for values, colour, label, last in (
+    for values, colour, label, now in (
         (files, "#0645ad", "files", f"{files[-1]} files"),
         (sizes, "#a35200", "size", human_size(sizes[-1])),
     ):
@@ -128,9 +128,9 @@ def _chart(runs: Sequence[SyncRun]) -> str:
             for i, v in enumerate(values)
         )
         svgs.append(
-            f'<svg role="img" aria-label="{label} after each sync, now {escape(last)}" '
+            f'<svg role="img" aria-label="{label} after each sync, now {escape(now)}" '
             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
-            f'<text x="0" y="14" font-size="13">{label}: {escape(last)}</text>'
+            f'<text x="0" y="14" font-size="13">{label}: {escape(now)}</text>'
             f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{xy}"/></svg>'
         )
     first, final = points[0], points[-1]

@@ -342,6 +342,12 @@ class AzureStore:
             async for props in pages:
                 yield _info(props, props.name)
 
+    async def leftovers(self, older_than: float) -> AsyncIterator[str]:
+        """Nothing: an interrupted upload leaves only uncommitted blocks, which no reader
+        sees and Azure discards after seven days by itself."""
+        return
+        yield  # makes this an async generator that yields nothing
+
     async def delete(self, path: str, *, if_match: str | None = None) -> None:
         blob = self._container.get_blob_client(path)
         kwargs: dict[str, Any] = {}

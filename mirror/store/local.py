@@ -279,6 +279,23 @@ class LocalStore:
         for info in await anyio.to_thread.run_sync(_walk):
             yield info
 
+    async def leftovers(self, older_than: float) -> AsyncIterator[str]:
+        """Files in ``.tmp`` that no write has touched for ``older_than`` seconds: a write
+        killed before its rename. Younger ones may be writes in flight."""
+        cutoff = time.time() - older_than
+
+        def _old() -> list[str]:
+            try:
+                entries = list(os.scandir(self.root / ".tmp"))
+            except FileNotFoundError:
+                return []
+            return sorted(
+                str(self.root / ".tmp" / e.name) for e in entries if e.stat().st_mtime < cutoff
+            )
+
+        for name in await anyio.to_thread.run_sync(_old):
+            yield name
+
     async def delete(self, path: str, *, if_match: str | None = None) -> None:
         def _delete() -> None:
             target = self._path(path)

@@ -102,6 +102,11 @@ class BlobStore(Protocol):
 
     async def delete(self, path: str, *, if_match: str | None = None) -> None: ...
 
+    def leftovers(self, older_than: float) -> AsyncIterator[str]:
+        """What interrupted writes left behind for more than ``older_than`` seconds (for
+        ``blobpi check``), named for a person; a store that cleans up after itself yields
+        nothing."""
+
     def lease(self, path: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold the single writer's lease on ``path`` for a block; ``LeaseHeld`` if another
         writer still holds it after ``wait`` seconds (see ``lease``)."""

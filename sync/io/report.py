@@ -150,6 +150,9 @@ class CountingStore:
         await self.inner.delete(path, if_match=if_match)
         self.writes += 1
 
+    def leftovers(self, older_than: float) -> AsyncIterator[str]:
+        return self.inner.leftovers(older_than)
+
     def lease(self, path: str, *, wait: float) -> contextlib.AbstractAsyncContextManager[None]:
         return self.inner.lease(path, wait=wait)
 

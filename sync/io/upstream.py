@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_JSON = "application/vnd.pypi.simple.v1+json"
 _ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
     "text/html;q=0.1"
@@ -258,6 +259,29 @@ class Upstream:
                 f"{str(e)[:120]}): the upstream must serve PEP 691 JSON or PEP 503 HTML"
             ) from None
         return UpstreamProject(tuple(files), response.headers.get("etag"), serial)
+
+    async def api_version(self, name: str) -> str | None:
+        """The PEP 691 ``api-version`` of the upstream's page of ``name`` when it answers
+        with PEP 691 JSON, None when it answers with HTML only (for ``blobpi check``)."""
+        url = f"{self.base_url}{name}/"
+
+        async def _get() -> httpx.Response:
+            response = await self._client.get(url, headers={"Accept": _JSON})
+            self.check(response)
+            return response
+
+        response = await self.retrying(f"reading the upstream page of {name!r}", _get)
+        if response.status_code != 200:
+            raise UpstreamUnavailable(
+                f"the upstream page of {name!r} answered HTTP {response.status_code}: check "
+                f"{self.where} and its credentials"
+            )
+        if response.headers.get("content-type", "").split(";")[0].strip() != _JSON:
+            return None
+        try:
+            return str(json.loads(response.content)["meta"]["api-version"])
+        except (ValueError, KeyError, TypeError):
+            return None
 
     async def small(self, url: str) -> bytes | None:
         """A small file (``.metadata``, provenance), or None when the upstream has none."""
