@@ -37,6 +37,7 @@ _COMMAND_MODULES = (
     "blobpi.mirror.cli.sync",
     "blobpi.mirror.cli.azureml",
     "blobpi.mirror.cli.check",
+    "blobpi.mirror.cli.config",
 )
 
 

@@ -28,7 +28,7 @@ from blobpi.mirror.core.settings import (
     platform_tags,
 )
 
-__all__ = ["parse_settings", "parse_size"]
+__all__ = ["Origin", "explain_settings", "parse_settings", "parse_size"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -209,21 +209,31 @@ def _toml_literal(example: str) -> str:
     return f'"{example}"'
 
 
+def _candidates(
+    key: _Key, environ: Mapping[str, str], file: Mapping[str, Any], flags: Mapping[str, object]
+) -> list[tuple[str, object, str]]:
+    """Every source that sets ``key``, the winner first: (source, raw value, how to name it)."""
+    found: list[tuple[str, object, str]] = []
+    path = f"{key.part}.{key.field}" if key.part else key.field
+    if flags.get(path) is not None:
+        found.append(("flag", flags[path], f"{_flag(key)} {{}}"))
+    for env in (key.env, *key.aliases) if key.env else ():
+        if environ.get(env, "").strip():  # the first one set; aliases are other spellings
+            found.append(("environment", environ[env], f"{env}={{}}"))
+            break
+    table = file.get(_TABLES.get(key.part, key.part), {}) if key.part else file
+    if key.toml and key.toml in table:
+        section = f"[{_TABLES[key.part]}] " if key.part else ""
+        found.append(("blobpi.toml", table[key.toml], f"blobpi.toml {section}{key.toml} = {{}}"))
+    return found
+
+
 def _pick(
     key: _Key, environ: Mapping[str, str], file: Mapping[str, Any], flags: Mapping[str, object]
 ) -> tuple[object, str] | None:
     """The winning raw value and how to name where it came from, or None for the default."""
-    path = f"{key.part}.{key.field}" if key.part else key.field
-    if flags.get(path) is not None:
-        return flags[path], f"{_flag(key)} {{}}"
-    for env in (key.env, *key.aliases) if key.env else ():
-        if environ.get(env, "").strip():
-            return environ[env], f"{env}={{}}"
-    table = file.get(_TABLES.get(key.part, key.part), {}) if key.part else file
-    if key.toml and key.toml in table:
-        section = f"[{_TABLES[key.part]}] " if key.part else ""
-        return table[key.toml], f"blobpi.toml {section}{key.toml} = {{}}"
-    return None
+    found = _candidates(key, environ, file, flags)
+    return (found[0][1], found[0][2]) if found else None
 
 
 def _check_tables(file: Mapping[str, Any]) -> None:
@@ -283,3 +293,52 @@ def parse_settings(
         azureml=AzureMLSettings(**parts["azureml"]),
         environ=dict(environ),
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Origin:
+    """Where one setting's value came from, for ``blobpi config show``."""
+
+    setting: str  # the field's path in Settings, e.g. "server.port"
+    variable: str | None
+    file_key: str | None  # e.g. "[server] port"; None for secrets, never read from the file
+    source: str  # the winner: "flag", "environment", "blobpi.toml" or "default"
+    given: Mapping[str, str]  # every source that set it -> its raw text (secrets masked)
+    secret: bool
+
+
+def explain_settings(
+    environ: Mapping[str, str],
+    file: Mapping[str, Any] | None = None,
+    flags: Mapping[str, object] | None = None,
+) -> list[Origin]:
+    """Which source won for every key, and what each source said; secrets show as ``***``.
+
+    >>> [o.source for o in explain_settings({"BLOBPI_PORT": "9"}, {"server": {"port": 8}})
+    ...  if o.setting == "server.port"]
+    ['environment']
+    """
+    file, flags = file or {}, flags or {}
+    origins = []
+    for key in _KEYS:
+        found = _candidates(key, environ, file, flags)
+        variable = key.env
+        if found and found[0][0] == "environment":  # the spelling that was set (an alias?)
+            variable = found[0][2].split("=")[0]
+        if key.field == "upstream" and not found and environ.get("PIP_INDEX_URL", "").strip():
+            variable = "PIP_INDEX_URL"  # pip's own index, as parse_settings takes it
+            found = [("environment", environ["PIP_INDEX_URL"].split()[0], "")]
+        secret = not key.in_file
+        part = "sync.filters" if key.part == "filters" else key.part
+        section = f"[{_TABLES[key.part]}] " if key.part and key.toml else ""
+        origins.append(
+            Origin(
+                setting=f"{part}.{key.field}" if part else key.field,
+                variable=variable,
+                file_key=f"{section}{key.toml}" if key.toml else None,
+                source=found[0][0] if found else "default",
+                given={src: "***" if secret else str(raw) for src, raw, _ in found},
+                secret=secret,
+            )
+        )
+    return origins
