@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from blobpi.deploy.core.requirements import PinnedRequirement
 from blobpi.deploy.core.targets import Target, choose_wheel
+from blobpi.mirror.core.durations import parse_duration
 from blobpi.mirror.core.errors import ConfigError, StorageUnavailable
 from blobpi.mirror.core.model import File
 from blobpi.mirror.store.pages import read_project
@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 MAX_LIFETIME = dt.timedelta(days=7)  # the longest a user delegation key may live
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
@@ -48,13 +47,10 @@ def parse_lifetime(raw: str) -> dt.timedelta:
     >>> parse_lifetime("36h")
     datetime.timedelta(days=1, seconds=43200)
     """
-    match = re.fullmatch(r"(\d+)([smhd])", raw.strip())
-    if not match or int(match.group(1)) == 0:
-        raise ConfigError(f"--expiry {raw!r} is not a duration: use e.g. 30m, 12h or 7d")
-    lifetime = dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    lifetime = parse_duration(raw)
     if lifetime < dt.timedelta(minutes=5) or lifetime > MAX_LIFETIME:
         raise ConfigError(
-            f"--expiry {raw!r} is out of range: give between 5m and 7d (a user delegation "
+            f"--expires {raw!r} is out of range: give between 5m and 7d (a user delegation "
             "key lives at most 7 days)"
         )
     return lifetime

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ def configure_parser(subparsers: Any) -> None:
     create.add_argument("--expires", default="90d", help="lifetime: 12h, 90d, 2w, or never")
     create.set_defaults(handler=_token_create)
     listing = actions.add_parser("list", help="list tokens (never their secrets)")
+    listing.add_argument("--json", action="store_true", help="print the tokens as JSON")
     listing.set_defaults(handler=_token_list)
     revoke = actions.add_parser("revoke", help="revoke a token by id or name")
     revoke.add_argument("token", metavar="ID_OR_NAME")
@@ -141,9 +143,15 @@ def _token_list(args: argparse.Namespace, settings: Settings) -> int:
         assert current is not None
         return sorted(current[0].values(), key=lambda t: (t.created, t.id))
 
-    rows = [("ID", "NAME", "SCOPE", "PROJECT", "EXPIRES (UTC)", "LAST USED (UTC)")]
     now = dt.datetime.now(dt.UTC)
-    for t in _with_tokens(settings, _read):
+    found = _with_tokens(settings, _read)
+    if args.json:  # what the table shows, never the salt or the hash
+        shown = ("id", "name", "scope", "project", "created", "expires", "last_used")
+        listed = [{k: v for k, v in t.to_json().items() if k in shown} for t in found]
+        print(json.dumps([t | {"expired": found[i].expired(now)} for i, t in enumerate(listed)]))
+        return 0
+    rows = [("ID", "NAME", "SCOPE", "PROJECT", "EXPIRES (UTC)", "LAST USED (UTC)")]
+    for t in found:
         expires = _when(t.expires, "never") + (" (expired)" if t.expired(now) else "")
         rows.append((t.id, t.name, t.scope, t.project or "-", expires, _when(t.last_used, "never")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

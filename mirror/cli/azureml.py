@@ -114,7 +114,13 @@ def _sdk_and_output(parser: argparse.ArgumentParser) -> None:
 
 def _blob_options(parser: argparse.ArgumentParser) -> None:
     add_storage_argument(parser)
-    parser.add_argument("--expiry", default="7d", help="URL lifetime, 5m..7d (default: 7d)")
+    parser.add_argument(
+        "--expires",
+        "--expiry",  # the old spelling, kept working; --expires is every command's name
+        dest="expiry",
+        default="7d",
+        help="URL lifetime, 5m..7d, e.g. 12h (default: 7d)",
+    )
 
 
 def _outputs(args: argparse.Namespace) -> None:

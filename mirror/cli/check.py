@@ -29,11 +29,6 @@ from blobpi.mirror.store.protocol import open_store
 __all__ = ["configure_parser", "run_checks"]
 
 _MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skip": "skip"}
-_EXAMPLE = """examples:
-  blobpi check --storage ./data                 # the sync's view: writable, upstream, lock
-  blobpi check --role server --storage https://ACCOUNT.blob.core.windows.net/pkgs
-  blobpi check --deep --json > check.json       # re-hash every file; for scripts
-"""
 
 
 def configure_parser(subparsers: Any) -> None:
@@ -41,7 +36,6 @@ def configure_parser(subparsers: Any) -> None:
         "check",
         help="check storage, identity, upstream, lock and the container's consistency",
         description=__doc__.split("\n\n")[1],
-        epilog=_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_storage_argument(check)

@@ -23,11 +23,6 @@ from blobpi.mirror.store.protocol import redact_url
 __all__ = ["configure_parser", "effective_value"]
 
 _URLS = {"storage", "sync.upstream"}  # may carry a SAS or user:password: shown redacted
-_EXAMPLE = """examples:
-  blobpi config show
-  BLOBPI_PORT=9000 blobpi config show --config deploy/blobpi.toml
-  blobpi config show --json | jq '.[] | select(.source != "default")'
-"""
 
 
 def configure_parser(subparsers: Any) -> None:
@@ -36,7 +31,6 @@ def configure_parser(subparsers: Any) -> None:
     show = actions.add_parser(
         "show",
         help="print every setting, its value and where it came from (secrets masked)",
-        epilog=_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     show.add_argument("--config", help="blobpi.toml (default: $BLOBPI_CONFIG, else ./blobpi.toml)")

@@ -55,6 +55,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=True,
         server_header=False,
         log_level="info",
+        log_config=None,  # uvicorn's loggers go to blobpi's handler (cli/main.py): one format
+        access_log=False,  # blobpi.access logs each request, with its request id
     )
     return 0
 

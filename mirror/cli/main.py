@@ -3,17 +3,20 @@ its parsers in ``configure_parser(subparsers)`` and sets ``handler(args, setting
 ``main`` builds the one ``Settings`` from the flags, ``BLOBPI_*`` and ``blobpi.toml``.
 
 Errors a user can cause end as one line on stderr, ``blobpi: error: <cause and fix>``, and
-exit status 1 (2 for a bad command line, 130 for Ctrl-C).
+exit status 1 (2 for a bad command line, 130 for Ctrl-C). ``-v`` works before or after the
+subcommand; every subcommand's ``--help`` ends with examples (``cli/examples.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import logging
+import importlib.metadata
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
+from blobpi.mirror.cli.examples import EXAMPLES
+from blobpi.mirror.cli.logs import configure_logging
 from blobpi.mirror.core.errors import MirrorError
 from blobpi.mirror.settings import load_settings
 
@@ -41,26 +44,52 @@ _COMMAND_MODULES = (
 )
 
 
+EXIT_CODES = """exit status:
+  0    done; for check, sync and lock --check: all is well
+  1    an error a user can fix (the message says how), or a check that failed
+  2    a bad command line
+  130  interrupted (Ctrl-C)
+"""
+
+
+def subcommands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every subcommand's parser, with its path (``("token", "create")``), depth first."""
+    for action in parser._actions:  # argparse keeps the subparsers nowhere public
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*path, name), sub
+                yield from subcommands(sub, (*path, name))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blobpi",
         description="A curated, private Python package index in an Azure Blob Storage container.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    version = importlib.metadata.version("blobpi")
+    parser.add_argument("--version", action="version", version=f"blobpi {version}")
+    verbose = "show blobpi's own decisions; -vv adds the HTTP and Azure libraries' debug lines"
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=verbose)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _COMMAND_MODULES:
         importlib.import_module(module).configure_parser(subparsers)
+    for path, sub in subcommands(parser):
+        # SUPPRESS: a -v before the subcommand is not reset by the subcommand's default
+        sub.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=verbose)
+        examples = EXAMPLES.get(" ".join(path))
+        if examples and not sub.epilog:
+            sub.epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples)
+            sub.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # The Azure SDK logs every request URL at INFO; keep it quiet unless asked.
-    logging.getLogger("azure").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    configure_logging(args.verbose)
     try:
         flags = {field: getattr(args, dest, None) for dest, field in _FLAGS.items()}
         settings = load_settings(environ, config=getattr(args, "config", None), **flags)

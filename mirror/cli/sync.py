@@ -8,6 +8,7 @@ container job needs no flags: ``blobpi sync`` alone reads ``BLOBPI_STORAGE``, ``
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sized
@@ -50,6 +51,9 @@ def configure_parser(subparsers: Any) -> None:
     sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     sync.add_argument("--report", type=Path, help="also write the JSON report to this file")
     sync.add_argument(
+        "--json", action="store_true", help="print the JSON report instead of the summary"
+    )
+    sync.add_argument(
         "--wait", type=float, default=0.0, help="seconds to wait for another sync's lease"
     )
     sync.set_defaults(handler=_sync)
@@ -80,6 +84,7 @@ def configure_parser(subparsers: Any) -> None:
     lock.add_argument(
         "--diff", nargs=2, type=Path, metavar=("OLD", "NEW"), help="print what a lock change does"
     )
+    lock.add_argument("--json", action="store_true", help="print the outcome as JSON")
     lock.set_defaults(handler=_lock)
 
 
@@ -110,7 +115,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     report = anyio.run(_run)
     if args.report:
         args.report.write_bytes(report.to_json())
-    if args.dry_run:
+    if args.dry_run and not args.json:
         for name, plan in sorted(report.plan.items()):
             for filename in plan["fetch"]:
                 print(f"+ {name}: {filename}")
@@ -130,7 +135,10 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         print(f"blobpi: error: {message}", file=sys.stderr)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(("dry run: " if args.dry_run else "") + report.summary())
+    if args.json:
+        sys.stdout.buffer.write(report.to_json())
+    else:
+        print(("dry run: " if args.dry_run else "") + report.summary())
     return 0 if report.ok else 1
 
 
@@ -179,6 +187,9 @@ def _lock(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"{str(source)!r} is not a file: write allowlist.in first (see README)")
     if args.check:
         problems = check_lock(source, output, settings.lock)
+        if args.json:
+            print(json.dumps({"lock": str(output), "current": not problems, "stale": problems}))
+            return 1 if problems else 0
         for problem in problems:
             print(f"blobpi: error: {output} is stale: {problem}", file=sys.stderr)
         if problems:
@@ -188,6 +199,11 @@ def _lock(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     settings = with_upstream(settings)
     pins = lock(source, output, settings, index_url=args.index_url if pylock else None)
+    if args.json:
+        pythons, platforms = settings.lock.python_versions, settings.lock.platforms
+        outcome = {"lock": str(output), "pins": len(pins), "pythons": pythons}
+        print(json.dumps(outcome | {"platforms": platforms}))
+        return 0
     print(
         f"wrote {output}: {_count(pins, 'pin')} for "
         f"{_count(settings.lock.python_versions, 'Python version')} x "

@@ -19,7 +19,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import re
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Literal
 
 from packaging.utils import NormalizedName
 
+from blobpi.mirror.core.durations import parse_duration
 from blobpi.mirror.core.errors import BlobNotFound, ConfigError
 from blobpi.mirror.core.layout import tokens_path
 from blobpi.mirror.core.model import format_upload_time, parse_upload_time
@@ -48,8 +48,6 @@ Scope = Literal["read", "upload"]
 SCOPES: tuple[Scope, ...] = ("read", "upload")
 _PREFIX = "bpi_"
 _ID_HEX = 12
-_DURATION_RE = re.compile(r"^(\d+)([hdw])$")
-_DURATION_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
 def _digest(salt: str, secret: str) -> str:
@@ -91,18 +89,6 @@ class Token:
         for key in ("created", "expires", "last_used"):
             fields[key] = parse_upload_time(fields.get(key))
         return cls(**fields)
-
-
-def parse_duration(raw: str) -> dt.timedelta:
-    """A lifetime such as ``90d``, ``12h`` or ``2w``.
-
-    >>> parse_duration("90d").days
-    90
-    """
-    match = _DURATION_RE.match(raw.strip())
-    if not match or int(match[1]) == 0:
-        raise ConfigError(f"{raw!r} is not a lifetime: use e.g. 12h, 90d or 2w")
-    return dt.timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
 
 
 def new_token(

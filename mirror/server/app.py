@@ -42,6 +42,7 @@ from blobpi.mirror.ops.tokens import TokenFile
 from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
 from blobpi.mirror.server.cache import CachedPage, PageCache
 from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from blobpi.mirror.server.requestlog import RequestLogMiddleware
 from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.status import Summary, overview, project_status
 from blobpi.mirror.server.upload_api import upload
@@ -247,8 +248,12 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
-        # outermost first: refused requests are counted too
-        middleware=[Middleware(MetricsMiddleware, metrics=counters), Middleware(AuthMiddleware)],
+        # outermost first: refused requests get an id, a log line and a count too
+        middleware=[
+            Middleware(RequestLogMiddleware),
+            Middleware(MetricsMiddleware, metrics=counters),
+            Middleware(AuthMiddleware),
+        ],
     )
     app.state.metrics = counters
     return app

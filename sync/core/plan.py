@@ -28,6 +28,7 @@ import datetime as dt
 import fnmatch
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -70,6 +71,7 @@ class ProjectPlan:
     errors: tuple[str, ...] = ()  # the container cannot match the lock
     notes: tuple[str, ...] = ()  # upstream yanks and deletions
     skipped: int = 0  # upstream files the filters left out
+    skipped_by: Mapping[str, int] = dataclasses.field(default_factory=dict)  # filter -> files
 
 
 def shard_of(name: str, count: int) -> int:
@@ -97,9 +99,11 @@ def _versions(filters: Filters) -> list[tuple[int, int]]:
     return [(int(v.split(".")[0]), int(v.split(".")[1])) for v in filters.python_versions]
 
 
-def _tags_ok(filename: str, filters: Filters) -> bool:
+def _tag_filter(filename: str, filters: Filters) -> str | None:
+    """Which filter a file's kind or wheel tags fail (``sdists``, ``platform-tags``,
+    ``python-versions``), or None."""
     if not filename.endswith(".whl"):
-        return filters.sdists
+        return None if filters.sdists else "sdists"
     _, _, _, tags = parse_wheel_filename(filename)
     # The filters name platforms by pattern (manylinux*_x86_64); the wheel's own platforms
     # that match are the concrete ones its tags are checked against.
@@ -110,7 +114,17 @@ def _tags_ok(filename: str, filters: Filters) -> bool:
             if any(fnmatch.fnmatchcase(t.platform, p) for p in filters.platform_tags)
         }
     )
-    return bool(platforms) and any(wheel_fits(tags, v, platforms) for v in _versions(filters))
+    if not platforms:
+        return "platform-tags"
+    return (
+        None
+        if any(wheel_fits(tags, v, platforms) for v in _versions(filters))
+        else ("python-versions")
+    )
+
+
+def _tags_ok(filename: str, filters: Filters) -> bool:
+    return _tag_filter(filename, filters) is None
 
 
 def _requires_python_ok(file: File, filters: Filters) -> bool:
@@ -132,25 +146,36 @@ def _prereleases(entry: Entry, filters: Filters) -> bool:
     return bool(filters.prereleases or entry.specifier.prereleases)
 
 
+def filtered_by(file: File, filters: Filters, now: dt.datetime) -> str | None:
+    """The filter (its ``blobpi.toml`` key in ``[sync]``) that leaves ``file`` out, or None.
+
+    >>> filtered_by(File("a-1.tar.gz", "u", {}), Filters(sdists=False), dt.datetime.now(dt.UTC))
+    'sdists'
+    """
+    if filters.max_file_size and (file.size or 0) > filters.max_file_size:
+        return "max-file-size"
+    if filters.min_age_hours and file.upload_time is not None:
+        if now - file.upload_time < dt.timedelta(hours=filters.min_age_hours):
+            return "min-age-hours"
+    if not _requires_python_ok(file, filters):
+        return "python-versions"  # its requires-python excludes every one of them
+    return _tag_filter(file.filename, filters)
+
+
 def _ranged_ok(
     file: File, version: Version, entry: Entry, filters: Filters, now: dt.datetime
 ) -> bool:
     if not entry.specifier.contains(version, prereleases=_prereleases(entry, filters)):
         return False
-    if filters.max_file_size and (file.size or 0) > filters.max_file_size:
-        return False
-    if filters.min_age_hours and file.upload_time is not None:
-        if now - file.upload_time < dt.timedelta(hours=filters.min_age_hours):
-            return False
-    return _requires_python_ok(file, filters) and _tags_ok(file.filename, filters)
+    return filtered_by(file, filters, now) is None
 
 
 def _select(
     entries: Sequence[Entry], upstream: Iterable[File], filters: Filters, now: dt.datetime
-) -> tuple[dict[str, File], int]:
+) -> tuple[dict[str, File], Counter[str]]:
     hashed: dict[str, File] = {}
     ranged: dict[str, tuple[Version, File]] = {}
-    skipped = 0
+    skipped: Counter[str] = Counter()  # filter -> files it left out
     for file in upstream:
         sha256 = file.sha256
         try:
@@ -161,7 +186,7 @@ def _select(
             if _tags_ok(file.filename, filters):
                 hashed[file.filename] = file
             else:
-                skipped += 1
+                skipped[_tag_filter(file.filename, filters) or "platform-tags"] += 1
         elif sha256 and any(
             not e.hashes and _ranged_ok(file, version, e, filters, now) for e in entries
         ):
@@ -170,11 +195,13 @@ def _select(
             not e.hashes and e.specifier.contains(version, prereleases=_prereleases(e, filters))
             for e in entries
         ):
-            skipped += 1  # a line names it, a filter left it out
+            # a line names it, a filter left it out (or the page gave no sha256 to check)
+            skipped[filtered_by(file, filters, now) or "no sha256 upstream"] += 1
     if filters.latest:
         newest = sorted({v for v, _ in ranged.values()}, reverse=True)[: filters.latest]
         kept = {n: vf for n, vf in ranged.items() if vf[0] in newest}
-        skipped += len(ranged) - len(kept)
+        if len(ranged) > len(kept):
+            skipped["latest"] += len(ranged) - len(kept)
         ranged = kept
     return {**{n: f for n, (_, f) in ranged.items()}, **hashed}, skipped
 
@@ -258,7 +285,8 @@ def plan_project(
         drop=tuple(drop),
         errors=tuple(errors),
         notes=tuple(notes),
-        skipped=skipped,
+        skipped=sum(skipped.values()),
+        skipped_by=dict(skipped),
     )
 
 

@@ -31,7 +31,7 @@ from blobpi.mirror.core.settings import SyncConfig
 from blobpi.mirror.ops.yanks import apply_yanks, read_yanks
 from blobpi.mirror.store.lease import hold_lease
 from blobpi.mirror.store.pages import read_project, update_project, update_root
-from blobpi.mirror.store.protocol import BlobStore
+from blobpi.mirror.store.protocol import BlobStore, redact_url
 from blobpi.mirror.store.records import read_record
 from blobpi.sync.core.allowlist import Entry
 from blobpi.sync.core.plan import (
@@ -157,12 +157,24 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
             run.listed.add(name)
         return
     if found is None:
+        log.debug("%s: the upstream page is unchanged (304): nothing to do", name)
         report.unchanged += 1
         run.projects[name] = previous
         run.listed.add(name)
         return
     plan = plan_project(name, entries, found.files, mirrored, config.filters, run.now)
+    log.debug(
+        "%s: %d upstream files; fetch %d, keep %d, prune %d, skipped %s",
+        name,
+        len(found.files),
+        len(plan.fetch),
+        len(plan.keep),
+        len(plan.drop),
+        dict(plan.skipped_by) or 0,
+    )
     report.skipped += plan.skipped
+    for why, count in plan.skipped_by.items():
+        report.skipped_by[why] = report.skipped_by.get(why, 0) + count
     report.notes.extend(plan.notes)
     report.failed.extend(plan.errors)
     if report.dry_run:
@@ -269,7 +281,11 @@ async def run_sync(
 ) -> Report:
     """Make the container hold what ``entries`` allow; the report says what happened."""
     started = time.monotonic()
-    report = Report(shard=f"{config.shard.index}/{config.shard.count}", dry_run=dry_run)
+    report = Report(
+        shard=f"{config.shard.index}/{config.shard.count}",
+        dry_run=dry_run,
+        upstream=redact_url(config.upstream),
+    )
     state_path, last_report = sync_state_path(config.shard.suffix), report_path(config.shard.suffix)
     async with (
         client_for(config) as client,

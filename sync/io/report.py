@@ -23,10 +23,12 @@ class Report:
 
     shard: str = "1/1"
     dry_run: bool = False
+    upstream: str = ""  # without credentials
     projects: int = 0
     unchanged: int = 0  # projects checked and found in sync: nothing about them was written
     added: list[str] = dataclasses.field(default_factory=list)  # blob paths
     skipped: int = 0  # upstream files the filters left out
+    skipped_by: dict[str, int] = dataclasses.field(default_factory=dict)  # filter -> files
     pruned: list[str] = dataclasses.field(default_factory=list)  # files taken off pages
     deleted: list[str] = dataclasses.field(default_factory=list)  # blobs deleted after grace
     removed_projects: list[str] = dataclasses.field(default_factory=list)
@@ -60,6 +62,11 @@ class Report:
             del data["plan"]
         return json.dumps(data, indent=2, sort_keys=True).encode() + b"\n"
 
+    def _skipped(self) -> str:
+        """``3 skipped (2 platform-tags, 1 sdists)``: how many, and which filter left them."""
+        why = ", ".join(f"{n} {k}" for k, n in sorted(self.skipped_by.items(), key=lambda i: -i[1]))
+        return f"{self.skipped} skipped" + (f" ({why})" if why else "")
+
     def summary(self) -> str:
         if self.dry_run:  # what a real run would do: it added, pruned and deleted nothing
             fetch = sum(len(p["fetch"]) for p in self.plan.values())
@@ -67,16 +74,18 @@ class Report:
             sizes = [p.get("bytes") for p in self.plan.values()]
             size = "size unknown" if None in sizes else f"{self.bytes / 1e6:.1f} MB"
             done = (
-                f"{fetch} files to add ({size}), {self.skipped} skipped, "
+                f"{fetch} files to add ({size}), {self._skipped()}, "
                 f"{drop} to prune, {len(self.removed_projects)} projects to remove"
             )
         else:
             done = (
-                f"{len(self.added)} files added ({self.bytes / 1e6:.1f} MB), {self.skipped} "
-                f"skipped, {len(self.pruned)} pruned, {len(self.deleted)} deleted"
+                f"{len(self.added)} files added ({self.bytes / 1e6:.1f} MB), {self._skipped()}, "
+                f"{len(self.pruned)} pruned, {len(self.deleted)} deleted, "
+                f"{len(self.removed_projects)} projects removed"
             )
+        source = f" from {self.upstream}" if self.upstream else ""
         return (
-            f"{self.projects} projects ({self.unchanged} unchanged), {done}, "
+            f"{self.projects} projects{source} ({self.unchanged} unchanged), {done}, "
             f"{len(self.failed)} failed; {self.requests} upstream requests, {self.writes} "
             f"writes, {self.seconds:.1f}s"
         )

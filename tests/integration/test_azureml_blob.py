@@ -182,7 +182,8 @@ def test_wheel_urls__feed_environment_from_the_cli_in_every_mode(
 def test_wheel_urls__same_bucket_same_urls(
     mirror: Mirror, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _urls(capsys, mirror, "--expiry", "8h") == _urls(capsys, mirror, "--expiry", "8h")
+    # --expiry is the old spelling of --expires: both still work, and mean the same
+    assert _urls(capsys, mirror, "--expires", "8h") == _urls(capsys, mirror, "--expiry", "8h")
     now, lifetime = dt.datetime.now(dt.UTC), dt.timedelta(hours=8)
     bucket_start = dt.datetime.fromisoformat(now.strftime("%Y-%m-%dT%H:00:00+00:00"))
     later = bucket_start + dt.timedelta(minutes=59)
@@ -229,7 +230,7 @@ def test_wheel_urls__expired_or_tampered_sas_is_refused(mirror: Mirror) -> None:
         ("alpha==9.9\n", [], "alpha 9.9 (line 1) is not in the mirror"),
         ("gamma==1.0\n", [], "no wheel of gamma 1.0 fits CPython 3.11 on manylinux_2_35_x86_64"),
         (f"alpha==1.0 --hash=sha256:{'0' * 64}\n", [], "which line 1 does not allow"),
-        ("alpha==1.0\n", ["--expiry", "30d"], "--expiry '30d' is out of range"),
+        ("alpha==1.0\n", ["--expires", "30d"], "--expires '30d' is out of range"),
     ],
 )
 def test_wheel_urls__bad_input_is_one_line(

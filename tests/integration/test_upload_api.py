@@ -200,7 +200,8 @@ def test_upload_api__twine_uv_publish_then_pip_with_a_read_token(index: Index) -
     home.mkdir()
     no_netrc = _pip_install(index, index.tmp / "t2", index.server.index_url, home)
     assert no_netrc.returncode != 0  # pip saw a 401 and had nothing to answer it with
-    assert '"GET /simple/corp-demo/ HTTP/1.1" 401' in index.server.log.read_text()
+    access = '"method": "GET", "path": "/simple/corp-demo/", "status": 401'  # JSON lines
+    assert access in index.server.log.read_text()
     netrc = home / ".netrc"
     netrc.write_text(f"machine 127.0.0.1\nlogin __token__\npassword {index.read}\n")
     netrc.chmod(0o600)

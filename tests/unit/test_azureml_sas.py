@@ -52,9 +52,9 @@ def test_bucketed_window__same_within_a_bucket_and_valid_long_enough(
     assert bucketed_window(start + bucket, lifetime)[1] == expiry + bucket
 
 
-@pytest.mark.parametrize("raw", ["", "7", "0d", "8d", "1m", "1w", "-1h", "1.5h"])
+@pytest.mark.parametrize("raw", ["", "7", "0d", "8d", "1m", "2w", "-1h", "1.5h"])
 def test_parse_lifetime__refuses(raw: str) -> None:
-    with pytest.raises(ConfigError, match="--expiry"):
+    with pytest.raises(ConfigError, match="--expires"):
         parse_lifetime(raw)
 
 
