@@ -15,7 +15,7 @@ venv: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[azureml]" --group dev
+	$(BIN)/python -m pip install --quiet -e ".[azureml,otel]" --group dev
 	touch $@
 
 azurite: $(AZURITE)

@@ -38,8 +38,6 @@ def configure_parser(subparsers: Any) -> None:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from blobpi.mirror.server.app import create_app
 
     if not settings.storage.startswith(("http://", "https://")):
@@ -48,7 +46,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 f"the storage directory {settings.storage!r} does not exist: check --storage, "
                 "or fill it first with 'blobpi upload' or 'blobpi sync'"
             )
-    uvicorn.run(
+    import uvicorn
+
+    from blobpi.mirror.cli.serving import serve_and_announce
+
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.server.host,
         port=settings.server.port,
@@ -58,6 +60,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=None,  # uvicorn's loggers go to blobpi's handler (cli/main.py): one format
         access_log=False,  # blobpi.access logs each request, with its request id
     )
+    serve_and_announce(config, settings)
     return 0
 
 

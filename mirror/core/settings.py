@@ -107,6 +107,8 @@ class ServerSettings:
     anonymous_read: bool | None = None
     token_file: str | None = None  # tokens in this file instead of state/tokens.json
     auth_failure_limit: int = 10  # failed authentications per client per minute, then 429
+    # APPLICATIONINSIGHTS_CONNECTION_STRING: traces to Azure Monitor (server/telemetry.py)
+    telemetry: str | None = dataclasses.field(default=None, repr=False)
 
     @property
     def allows_anonymous_read(self) -> bool:

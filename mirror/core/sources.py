@@ -144,6 +144,7 @@ _INT, _FLOAT = _number(int), _number(float)
 _PROXY = "http://proxy.corp.example:3128"
 _URL = "https://pkgs.example.org/simple/"
 _AZURE = "AZURE_STORAGE_CONNECTION_STRING"  # read by blobpi (an account key), not the SDK
+_AI = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 _KEYS = (
     _Key("", "storage", _text, "./data", "BLOBPI_STORAGE"),
     _Key("", "storage_connection_string", _text, "'AccountName=...'", _AZURE, in_file=False),
@@ -155,6 +156,8 @@ _KEYS = (
     _Key("server", "anonymous_read", _bool, "true", "BLOBPI_ANONYMOUS_READ"),
     _Key("server", "token_file", _text, "tokens.json", "BLOBPI_TOKEN_FILE"),
     _Key("server", "auth_failure_limit", _INT, "10", "BLOBPI_AUTH_FAILURE_LIMIT"),
+    # The Azure Monitor distro's own variable; a secret (its key may ingest data)
+    _Key("server", "telemetry", _text, "'InstrumentationKey=...'", _AI, in_file=False),
     _Key("sync", "upstream", _text, _URL, "BLOBPI_UPSTREAM"),
     _Key("sync", "allowlist", lambda raw: Path(_text(raw)), "allowlist.txt", "BLOBPI_ALLOWLIST"),
     _Key("sync", "shard", _shard, "1/4", "BLOBPI_SHARD"),

@@ -45,6 +45,7 @@ from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddlewar
 from blobpi.mirror.server.requestlog import RequestLogMiddleware
 from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.status import Summary, overview, project_status
+from blobpi.mirror.server.telemetry import tracing_middleware
 from blobpi.mirror.server.upload_api import upload
 from blobpi.mirror.store.protocol import BlobStore, open_store
 
@@ -252,6 +253,7 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         middleware=[
             Middleware(RequestLogMiddleware),
             Middleware(MetricsMiddleware, metrics=counters),
+            *tracing_middleware(settings.server.telemetry),  # [] unless configured
             Middleware(AuthMiddleware),
         ],
     )

@@ -5,6 +5,7 @@ page, the sync chart. Screenshots are kept in ``.tools/artifacts/`` (CI uploads 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import subprocess
 import tempfile
@@ -123,3 +124,16 @@ def test_browser__project_page(server: Server) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     _browser(f"{server.url}/project/Demo_Pkg/", f"--screenshot={shot}")  # redirected
     assert shot.stat().st_size > 10_000
+
+
+def test_serve__ends_its_start_up_with_the_index_url_and_an_install_line(server: Server) -> None:
+    lines = server.log.read_text().splitlines()
+    index = f"{server.url}/simple/"
+    announce = lines.index(f"blobpi: pip install --index-url {index} demo-pkg")
+    assert lines[announce - 1].startswith(f"blobpi: serving {index} (status page: ")
+    running = next(i for i, line in enumerate(lines) if "Uvicorn running on" in line)
+    assert running < announce  # printed once it listens: the last start-up lines
+    logged = [json.loads(line) for line in lines if line.startswith("{")]  # not a terminal
+    assert {"time", "level", "logger", "message"} <= set(logged[0])
+    access = [line for line in logged if line["logger"] == "blobpi.access"]
+    assert access and all(len(str(line["request_id"])) == 16 for line in access)
