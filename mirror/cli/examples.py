@@ -53,4 +53,5 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "config": ("blobpi config show",),
     "config show": ("blobpi config show", "blobpi config show --json"),
+    "completion": ("blobpi completion bash > ~/.local/share/bash-completion/completions/blobpi",),
 }

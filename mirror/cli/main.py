@@ -41,6 +41,7 @@ _COMMAND_MODULES = (
     "blobpi.mirror.cli.azureml",
     "blobpi.mirror.cli.check",
     "blobpi.mirror.cli.config",
+    "blobpi.mirror.cli.completion",
 )
 
 
