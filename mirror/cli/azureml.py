@@ -14,6 +14,7 @@ import argparse
 import functools
 import tempfile
 from collections.abc import Sequence
+import json
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,8 @@ def configure_parser(subparsers: Any) -> None:
     wheel.add_argument("file", type=Path, metavar="FILE")
     _blob_options(wheel)
     wheel.set_defaults(handler=_add_private_wheel)
+    for sub in (env, conn, urls, wheel):
+        sub.add_argument("--json", action="store_true", help="print what was done as JSON")
 
 
 def _index_url(parser: argparse.ArgumentParser) -> None:
@@ -121,6 +124,14 @@ def _blob_options(parser: argparse.ArgumentParser) -> None:
         default="7d",
         help="URL lifetime, 5m..7d, e.g. 12h (default: 7d)",
     )
+
+
+def _say(args: argparse.Namespace, text: str, **done: object) -> None:
+    """Tell the user what was done: ``text``, or (``--json``) one JSON object of ``done``."""
+    if args.json:
+        print(json.dumps(done))
+    else:
+        print(text)
 
 
 def _outputs(args: argparse.Namespace) -> None:
@@ -149,10 +160,12 @@ def _environment(args: argparse.Namespace, settings: Settings) -> int:
             env_file, _ = write_v2_environment(
                 args.output, reqs, index_url=args.index_url, channels=channels, **options
             )
-            print(f"wrote {env_file} and conda.yml: az ml environment create --file {env_file}")
+            text = f"wrote {env_file} and conda.yml: az ml environment create --file {env_file}"
+            _say(args, text, wrote=str(env_file), sdk="v2")
         else:
             entity.save_to_directory(str(args.output), overwrite=True)
-            print(f"wrote the v1 environment to {args.output}: Environment.load_from_directory")
+            text = f"wrote the v1 environment to {args.output}: Environment.load_from_directory"
+            _say(args, text, wrote=str(args.output), sdk="v1")
     if args.create:
         _create(args, entity)
     return 0
@@ -172,10 +185,11 @@ def _build_context(args: argparse.Namespace, reqs: Sequence[PinnedRequirement | 
     lines = [r if isinstance(r, str) else r.pip_line for r in reqs]
     if args.output is not None:
         env_file = write_build_context(args.output, lines, **options)
-        print(
+        text = (
             f"wrote {env_file} and its build context {args.output / 'context'}: "
             f"az ml environment create --file {env_file}"
         )
+        _say(args, text, wrote=str(env_file), context=str(args.output / "context"))
     if args.create:
         with tempfile.TemporaryDirectory() as scratch:  # the SDK uploads it on create
             _create(args, build_environment_for(args.output or Path(scratch), lines, **options))
@@ -188,7 +202,8 @@ def _create(args: argparse.Namespace, entity: Any) -> None:
             created = ml_client(args.workspace_config).environments.create_or_update(entity)
         else:
             created = entity.register(v1_workspace(args.workspace_config))
-    print(f"created environment {created.name} version {created.version}")
+    text = f"created environment {created.name} version {created.version}"
+    _say(args, text, created=created.name, version=str(created.version))
 
 
 def _connection(args: argparse.Namespace, settings: Settings) -> int:
@@ -203,10 +218,11 @@ def _connection(args: argparse.Namespace, settings: Settings) -> int:
     if args.output is not None:
         spec = feed.connection_yaml(args.index_url, username=args.username, **common)
         path = feed.write_connection(args.output, spec)
-        print(
+        text = (
             f"wrote {path} (owner-only; it holds the secret): "
             f"az ml connection create --file {path}, then delete it"
         )
+        _say(args, text, wrote=str(path))
     if args.create:
         with workspace_errors("creating the connection", secret):
             if args.sdk == "v2":
@@ -215,7 +231,8 @@ def _connection(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 workspace = v1_workspace(args.workspace_config)
                 feed.create_v1_connection(workspace, args.index_url, **common)
-        print(f"created python_feed connection {args.name!r} for {target}")
+        text = f"created python_feed connection {args.name!r} for {target}"
+        _say(args, text, created=args.name, target=target)
     return 0
 
 
@@ -232,6 +249,9 @@ def _wheel_urls(args: argparse.Namespace, settings: Settings) -> int:
             settings=settings,
         )
     )
+    if args.json:
+        print(json.dumps({"requirements": list(lines)}))
+        return 0
     for line in lines:
         print(line)
     return 0
@@ -248,5 +268,5 @@ def _add_private_wheel(args: argparse.Namespace, settings: Settings) -> int:
             settings=settings,
         )
     )
-    print(line)
+    _say(args, line, requirement=line)
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -184,6 +185,8 @@ def test_wheel_urls__same_bucket_same_urls(
 ) -> None:
     # --expiry is the old spelling of --expires: both still work, and mean the same
     assert _urls(capsys, mirror, "--expires", "8h") == _urls(capsys, mirror, "--expiry", "8h")
+    (as_json,) = _urls(capsys, mirror, "--expires", "8h", "--json")  # one JSON line, same URLs
+    assert json.loads(as_json)["requirements"] == _urls(capsys, mirror, "--expires", "8h")
     now, lifetime = dt.datetime.now(dt.UTC), dt.timedelta(hours=8)
     bucket_start = dt.datetime.fromisoformat(now.strftime("%Y-%m-%dT%H:00:00+00:00"))
     later = bucket_start + dt.timedelta(minutes=59)

@@ -34,6 +34,8 @@ def _lines(text: str) -> list[str]:
 
 def _invocations(line: str) -> list[list[str]]:
     """The arguments of every ``blobpi`` command in one shell line."""
+    if "blobpi" not in line:  # (other lines may be parts of here-documents shlex cannot read)
+        return []
     lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
     lexer.commenters = "#"
     lexer.whitespace_split = True
@@ -45,7 +47,7 @@ def _invocations(line: str) -> list[list[str]]:
             continue
         if command_position and re.fullmatch(r"\w+=.*", word):
             continue  # VAR=value before a command
-        if command_position and (word == "blobpi" or word.endswith("/blobpi")):
+        if command_position and re.fullmatch(r"(?:\S*bin/)?blobpi", word):
             args = []
             for arg in words[i + 1 :]:
                 if arg in _OPERATORS:
