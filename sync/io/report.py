@@ -1,5 +1,5 @@
 """What a sync run reports: the JSON report (in ``state/`` and ``--report FILE``), the
-terminal progress line, and the count of writes it made to the store."""
+terminal progress display, and the count of writes it made to the store."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import json
 import sys
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TextIO
 
@@ -92,33 +91,50 @@ class Report:
 
 
 class Progress:
-    """One self-overwriting line on a terminal (files, bytes, rate); nothing otherwise."""
+    """A rich progress display on a terminal (files, bytes, rate, time); nothing otherwise,
+    so logs and CI output stay clean. rich is imported only when there is a terminal."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty()
-        self.started = time.monotonic()
-        self.shown = 0.0
         self.files = 0
         self.bytes = 0
+        self._bar: Any = None
+        self._task: Any = None
 
     def advance(self, files: int = 0, nbytes: int = 0) -> None:
         self.files += files
         self.bytes += nbytes
-        now = time.monotonic()
-        if self.enabled and now - self.shown > 0.2:
-            self.shown = now
-            rate = self.bytes / max(now - self.started, 1e-6) / 1e6
-            self.stream.write(
-                f"\r{self.files} files, {self.bytes / 1e6:.1f} MB, {rate:.1f} MB/s   "
+        if not self.enabled:
+            return
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import (
+                DownloadColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TransferSpeedColumn,
             )
-            self.stream.flush()
+            from rich.progress import (
+                Progress as Bar,
+            )
+
+            self._bar = Bar(
+                TextColumn("{task.description}"),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeElapsedColumn(),
+                console=Console(file=self.stream),
+            )
+            self._task = self._bar.add_task("0 files", total=None)
+            self._bar.start()
+        files = f"{self.files} file{'s' * (self.files != 1)}"
+        self._bar.update(self._task, completed=self.bytes, description=files)
 
     def close(self) -> None:
-        if self.enabled and self.shown:
-            self.shown = 0.0
-            self.advance()  # the final count, then leave the line
-            self.stream.write("\n")
+        if self._bar is not None:
+            self._bar.stop()  # the final figures stay on screen
+            self._bar = None
 
 
 class CountingStore:
