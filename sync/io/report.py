@@ -128,8 +128,8 @@ class Progress:
             )
             self._task = self._bar.add_task("0 files", total=None)
             self._bar.start()
-        files = f"{self.files} file{'s' * (self.files != 1)}"
-        self._bar.update(self._task, completed=self.bytes, description=files)
+        label = f"{self.files} file{'s' * (self.files != 1)}"
+        self._bar.update(self._task, completed=self.bytes, description=label)
 
     def close(self) -> None:
         if self._bar is not None:
