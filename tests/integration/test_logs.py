@@ -16,6 +16,7 @@ from blobpi.mirror.cli.logs import configure_logging
 from blobpi.mirror.core.settings import ServerSettings, Settings
 from blobpi.mirror.server.app import create_app
 from blobpi.mirror.store.local import LocalStore
+from tests.unit.test_progress import read_all
 
 
 @pytest.fixture
@@ -86,13 +87,12 @@ def test_logs__readable_lines_on_a_terminal() -> None:
             logging.getLogger("blobpi.sync").debug("alpha: unchanged (304)")
             logging.getLogger("httpx").debug("a library's debug line")
             tty.flush()
-            text = os.read(leader, 4096).decode()
         finally:
             root.handlers[:] = saved
             logging.getLogger("blobpi").setLevel(logging.NOTSET)
             for name in ("azure", "httpx", "httpcore", "aiohttp", "uvicorn.access"):
                 logging.getLogger(name).setLevel(logging.NOTSET)
-            os.close(leader)
+    text = read_all(leader)
     assert "debug   blobpi.sync: alpha: unchanged (304)" in text  # -v: blobpi's decisions
     assert "a library's debug line" not in text  # only -vv shows the libraries'
     assert not text.lstrip().startswith("{")

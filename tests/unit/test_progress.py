@@ -8,6 +8,21 @@ import os
 from blobpi.sync.io.report import Progress
 
 
+def read_all(leader: int) -> str:
+    """Everything written to a pseudo-terminal whose follower side is closed; closes it."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: no writer left
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
 def test_progress__silent_off_a_terminal() -> None:
     out = io.StringIO()
     progress = Progress(out)
@@ -24,6 +39,5 @@ def test_progress__rich_display_on_a_terminal() -> None:
         progress.advance(files=1)
         progress.close()
         tty.flush()
-    shown = os.read(leader, 65536).decode(errors="replace")
-    os.close(leader)
+    shown = read_all(leader)
     assert "1 file " in shown and "1.5" in shown and "MB" in shown
