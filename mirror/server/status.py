@@ -2,8 +2,9 @@
 
 The overview needs every project's page; it reads them through ``PageCache`` (memory, or a
 conditional read that moves no body) and keeps the rows for ``SUMMARY_TTL`` seconds, or until
-the root page changes, so a busy ``/`` costs no store reads at all. Rendering is pure
-(``mirror/core/statuspage.py``); the sync history comes from ``layout.history_path``.
+the root page changes, so a busy ``/`` costs at most one conditional read of the root page
+per page TTL. Rendering is pure (``mirror/core/statuspage.py``); the sync history comes from
+``layout.history_path``.
 """
 
 from __future__ import annotations
