@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import logging
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -19,8 +20,11 @@ from blobpi.mirror.cli.examples import EXAMPLES
 from blobpi.mirror.cli.logs import configure_logging
 from blobpi.mirror.core.errors import MirrorError
 from blobpi.mirror.settings import load_settings
+from blobpi.mirror.store.protocol import redact_url
 
 __all__ = ["build_parser", "main"]
+
+_log = logging.getLogger("blobpi.cli")
 
 # argparse destinations that are settings, and the settings field each one overrides.
 _FLAGS = {
@@ -94,6 +98,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         flags = {field: getattr(args, dest, None) for dest, field in _FLAGS.items()}
         settings = load_settings(environ, config=getattr(args, "config", None), **flags)
+        _log.debug(
+            "storage %s, upstream %s, allow-list %s, shard %d/%d (blobpi config show says why)",
+            redact_url(settings.storage) if "://" in settings.storage else settings.storage,
+            redact_url(settings.sync.upstream) if settings.sync.upstream else "pip's index",
+            settings.sync.allowlist,
+            settings.sync.shard.index,
+            settings.sync.shard.count,
+        )
         return int(args.handler(args, settings))
     except MirrorError as e:
         print(f"blobpi: error: {e}", file=sys.stderr)
