@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import tempfile
 from collections.abc import Sequence
-import json
 from pathlib import Path
 from typing import Any
 
