@@ -133,6 +133,7 @@ async def delegation(store: BlobStore, settings: Settings, role: Role) -> Result
 
 
 async def upstream(settings: Settings, names: Sequence[NormalizedName]) -> Result:
+    from blobpi.sync.io.network import client_for
     from blobpi.sync.io.upstream import Upstream
 
     where = redact_url(settings.sync.upstream)
@@ -141,7 +142,11 @@ async def upstream(settings: Settings, names: Sequence[NormalizedName]) -> Resul
         return Result("upstream", "skip", f"{path} is missing or empty: no project to ask {where}")
     config = settings.sync
     try:
-        async with Upstream(config.upstream, timeout=config.timeout, retries=1) as client:
+        # the sync's own client: the same proxies and trust store, so the check sees its path
+        async with (
+            client_for(config) as http,
+            Upstream(config.upstream, retries=1, client=http) as client,
+        ):
             version = await client.api_version(names[0])
     except MirrorError as e:
         return Result("upstream", "fail", str(e), "check --upstream / BLOBPI_UPSTREAM")
