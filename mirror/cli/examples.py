@@ -31,6 +31,17 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "blobpi lock allowlist.in -o allowlist.txt",
         "blobpi lock --check",
         "blobpi lock --diff old.txt allowlist.txt",
+        "blobpi lock allowlist.in -o allowlist.txt --osv all.zip",
+        "blobpi lock --diff old.txt allowlist.txt --osv all.zip",
+    ),
+    "audit": (
+        "blobpi audit allowlist.txt --osv all.zip",
+        "blobpi audit --storage ./data",
+    ),
+    "status": (
+        "blobpi status demo deprecated --reason 'use demo2'",
+        "blobpi status demo quarantined --reason 'under review' --storage ./data",
+        "blobpi status demo active",
     ),
     "azureml": (f"blobpi azureml environment --index-url {_INDEX} -r requirements.txt --name t",),
     "azureml environment": (

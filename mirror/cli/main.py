@@ -42,6 +42,7 @@ _COMMAND_MODULES = (
     "blobpi.mirror.cli.index",
     "blobpi.mirror.cli.admin",
     "blobpi.mirror.cli.sync",
+    "blobpi.mirror.cli.curation",
     "blobpi.mirror.cli.azureml",
     "blobpi.mirror.cli.check",
     "blobpi.mirror.cli.config",

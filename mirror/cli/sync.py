@@ -24,6 +24,7 @@ from blobpi.mirror.settings import with_upstream
 from blobpi.mirror.store.protocol import open_store, redact_url
 from blobpi.sync.core.allowlist import Entry, read_allowlist
 from blobpi.sync.core.pylock import entries_of, is_pylock, parse_pylock
+from blobpi.sync.core.gate import parse_waivers
 from blobpi.sync.io.report import Report
 
 __all__ = ["configure_parser"]
@@ -85,6 +86,12 @@ def configure_parser(subparsers: Any) -> None:
         "--diff", nargs=2, type=Path, metavar=("OLD", "NEW"), help="print what a lock change does"
     )
     lock.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    lock.add_argument(
+        "--osv",
+        type=Path,
+        help="an OSV export all.zip: avoid blocked releases; --diff lists advisories "
+        "(default: [curation] osv-url when it is a local file)",
+    )
     lock.set_defaults(handler=_lock)
 
 
@@ -100,6 +107,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_upstream(settings)
     config = settings.sync
     entries = _entries(config.allowlist)
+    waivers = parse_waivers(config.allowlist.read_text(), str(config.allowlist))
 
     async def _run() -> Report:
         async with open_store(settings.storage, settings.storage_connection_string) as store:
@@ -110,6 +118,8 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
                 shared_names=settings.shared_names,
                 dry_run=args.dry_run,
                 wait=args.wait,
+                curation=settings.curation,
+                waivers=waivers,
             )
 
     report = anyio.run(_run)
@@ -133,6 +143,9 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         ]
     for message in dict.fromkeys(errors):  # one line per cause: a TLS failure hits every page
         print(f"blobpi: error: {message}", file=sys.stderr)
+    for takedown in report.takedowns:  # loud on purpose: someone must look at these
+        prefix = "dry run, would be a TAKEDOWN" if args.dry_run else "TAKEDOWN"
+        print(f"blobpi: {prefix}: {takedown}", file=sys.stderr)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:
@@ -158,12 +171,15 @@ def _entries(path: Path) -> list[Entry]:
 
 def _lock(args: argparse.Namespace, settings: Settings) -> int:
     _quiet_http()
+    from blobpi.mirror.cli.curation import local_gate
+
     if args.diff:
         from blobpi.sync.core.diff import diff_locks
 
         old_path, new_path = args.diff
         names = (str(old_path), str(new_path))
-        print(diff_locks(_read_lock(old_path), _read_lock(new_path), names=names))
+        old, new = _read_lock(old_path), _read_lock(new_path)
+        print(diff_locks(old, new, names=names, gate=local_gate(args.osv, settings)))
         return 0
     if args.source == "rewrite":  # `blobpi lock rewrite LOCK`; a file so named: ./rewrite
         from blobpi.mirror.cli.lockrewrite import rewrite
@@ -198,7 +214,12 @@ def _lock(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{output} is current for {source}")
         return 0
     settings = with_upstream(settings)
-    pins = lock(source, output, settings, index_url=args.index_url if pylock else None)
+    notes: list[str] = []
+    gate = local_gate(args.osv, settings)
+    index_url = args.index_url if pylock else None
+    pins = lock(source, output, settings, index_url=index_url, gate=gate, notes=notes)
+    for note in notes:  # what the advisories made the resolution choose
+        print(f"advisories: {note}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         pythons, platforms = settings.lock.python_versions, settings.lock.platforms
         outcome = {"lock": str(output), "pins": len(pins), "pythons": pythons}

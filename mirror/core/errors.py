@@ -4,6 +4,8 @@ MirrorError
  ├── ConfigError            (ValueError)      bad settings, storage spec, blobpi.toml, a CLI option
  ├── InvalidName            (ValueError)      a project name or filename that fails the checks
  ├── NotAcceptable          (ValueError)      no format in Accept is served (HTTP 406)
+ ├── InvalidQuery           (ValueError)      an OSV API request that is not an OSV query (400)
+ ├── NoAdvisories                             the container holds no OSV database yet (503)
  ├── OperationRefused       (ValueError)      an operator command the index cannot do as asked:
  │                                            a yank without reason, nothing to unyank, a delete
  │                                            of a mirrored file
@@ -44,8 +46,10 @@ __all__ = [
     "ConfigError",
     "HashMismatch",
     "InvalidName",
+    "InvalidQuery",
     "LeaseHeld",
     "MirrorError",
+    "NoAdvisories",
     "NotAcceptable",
     "NotInMirror",
     "OperationRefused",
@@ -78,6 +82,14 @@ class InvalidName(MirrorError, ValueError):
 
 
 class NotAcceptable(MirrorError, ValueError):
+    pass
+
+
+class InvalidQuery(MirrorError, ValueError):
+    pass
+
+
+class NoAdvisories(MirrorError):
     pass
 
 

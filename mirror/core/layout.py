@@ -8,9 +8,11 @@ layout can be read, changed and tested in one place:
   ``.provenance`` (``provenance_path``); ``/packages/...`` requests map to ``package_path``.
 - ``simple/<project>/index.v1_json|v1_html`` and ``simple/index.v1_json|v1_html``: the pages
   (``page_path``), which link files relative to themselves (``file_link``).
-- ``state/``: local yanks (``yanks_path``), tombstones (``tombstones_path``), tokens
-  (``tokens_path``), and per shard the sync state (``sync_state_path``), the last report
-  (``report_path``) and the lease target (``lease_path``).
+- ``state/``: local yanks (``yanks_path``), local project status (``status_path``),
+  tombstones (``tombstones_path``), tokens (``tokens_path``), the OSV advisory database
+  (``osv_archive_path``, ``osv_source_path``), and per shard the sync state
+  (``sync_state_path``), the last report (``report_path``) and the lease target
+  (``lease_path``).
 
 Pure. Names that reach a path are checked first (``names.project_name``,
 ``names.parse_distribution_filename``), and ``check_blob_path`` is the one check of a path
@@ -45,11 +47,15 @@ __all__ = [
     "metadata_path",
     "metadata_url",
     "mirror_path",
+    "osv_archive_path",
+    "osv_source_path",
     "package_path",
     "page_path",
     "provenance_path",
     "report_path",
     "shard_suffix",
+    "status_dir",
+    "status_path",
     "sync_state_path",
     "tokens_path",
     "tombstones_path",
@@ -219,6 +225,42 @@ def yanks_path(project: NormalizedName) -> str:
     'state/yanks/demo.json'
     """
     return f"state/yanks/{_project(project)}.json"
+
+
+def status_dir() -> str:
+    """Where the local status records are: the sync lists it once a run.
+
+    >>> status_dir()
+    'state/status/'
+    """
+    return "state/status/"
+
+
+def status_path(project: NormalizedName) -> str:
+    """The project's local PEP 792 status (status, reason), kept across syncs.
+
+    >>> status_path("demo")
+    'state/status/demo.json'
+    """
+    return f"{status_dir()}{_project(project)}.json"
+
+
+def osv_archive_path() -> str:
+    """The OSV database for the PyPI ecosystem, as the OSV export's ``all.zip``.
+
+    >>> osv_archive_path()
+    'state/osv/all.zip'
+    """
+    return "state/osv/all.zip"
+
+
+def osv_source_path() -> str:
+    """Where the archive came from and its upstream ETag, for conditional refreshes.
+
+    >>> osv_source_path()
+    'state/osv/source.json'
+    """
+    return "state/osv/source.json"
 
 
 def tombstones_path(project: NormalizedName) -> str:

@@ -1,9 +1,10 @@
 """The index model: frozen dataclasses for the simple API, with the PEP text beside each field.
 
-Implements the data of PEP 503 and PEP 691 (api-version 1.1), PEP 592 (yanked), PEP 629
-(repository version), PEP 658/714 (core metadata), PEP 700 (versions, size, upload-time) and
-PEP 740 (provenance). A project's stored JSON page is its record: ``ProjectPage.from_json``
-reads it back, so the container needs no other database.
+Implements the data of PEP 503 and PEP 691 (api-version 1.4), PEP 592 (yanked), PEP 629
+(repository version), PEP 658/714 (core metadata), PEP 700 (versions, size, upload-time),
+PEP 740 (provenance) and PEP 792 (project status: active, archived, quarantined,
+deprecated). A project's stored JSON page is its record: ``ProjectPage.from_json`` reads it
+back, so the container needs no other database.
 """
 
 from __future__ import annotations
@@ -24,12 +25,17 @@ __all__ = [
     "Origin",
     "ProjectList",
     "ProjectPage",
+    "STATUSES",
+    "Status",
     "format_upload_time",
     "parse_upload_time",
+    "status_fields",
 ]
 
-API_VERSION = "1.1"  # PEP 700 (versions, size, upload-time)
+API_VERSION = "1.4"  # 1.1 PEP 700 (versions, size, upload-time), 1.3 PEP 740, 1.4 PEP 792
 Origin = Literal["mirror", "private"]
+Status = Literal["active", "archived", "quarantined", "deprecated"]  # PEP 792
+STATUSES: tuple[Status, ...] = ("active", "archived", "quarantined", "deprecated")
 
 
 def parse_upload_time(raw: str | None) -> dt.datetime | None:
@@ -121,10 +127,20 @@ class ProjectPage:
     versions: tuple[str, ...] = ()  # PEP 700: every version, including those without files
     origin: Origin | None = None  # ours, kept under meta["_origin"]: mirror or private
     last_serial: int | None = None  # the upstream's serial when mirrored (meta "_last-serial")
+    # PEP 792 "project-status": None is active, the default; a quarantined project lists no
+    # files ("the index MUST NOT offer any distributions of the project for download")
+    status: Status | None = None
+    status_reason: str | None = None  # PEP 792: free text, only with a status
 
     def __post_init__(self) -> None:
         if canonicalize_name(self.name) != self.name:
             raise ValueError(f"project name {self.name!r} is not normalized")
+        if self.status is not None and self.status not in STATUSES:
+            raise ValueError(f"PEP 792: {self.status!r} is not one of {', '.join(STATUSES)}")
+        if self.status == "quarantined" and self.files:
+            raise ValueError(f"PEP 792: quarantined {self.name!r} must list no files")
+        if self.status_reason is not None and self.status is None:
+            raise ValueError("PEP 792: a status reason needs a status")
         names = [f.filename for f in self.files]
         if len(names) != len(set(names)):
             raise ValueError(f"duplicate filenames in the page of {self.name!r}")
@@ -158,7 +174,21 @@ class ProjectPage:
             versions=raw.get("versions", []),
             origin=meta.get("_origin"),
             last_serial=meta.get("_last-serial"),
+            **status_fields(raw.get("project-status")),
         )
+
+
+def status_fields(raw: object) -> dict[str, Any]:
+    """``status`` and ``status_reason`` from PEP 792's ``project-status`` object; active and
+    unknown values (a newer index's) read as no status.
+
+    >>> status_fields({"status": "archived", "reason": "moved to demo2"})
+    {'status': 'archived', 'status_reason': 'moved to demo2'}
+    """
+    if not isinstance(raw, Mapping) or raw.get("status") not in STATUSES[1:]:
+        return {}
+    reason = raw.get("reason")
+    return {"status": raw["status"], "status_reason": reason if isinstance(reason, str) else None}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,10 +1,12 @@
 """Render the model to the simple API's two serialisations. Pure: bytes in memory, no I/O.
 
-- PEP 691 JSON (``application/vnd.pypi.simple.v1+json``), api-version 1.1 (PEP 700), with
-  PEP 592 ``yanked``, PEP 658/714 ``core-metadata`` (and the older ``dist-info-metadata``
-  alias that pip < 23.3 reads) and PEP 740 ``provenance``.
-- PEP 503 HTML with the PEP 629 ``pypi:repository-version`` meta tag and the PEP 503/592/658/
-  714/740 ``data-*`` attributes. Every value is HTML-escaped: metadata is user input.
+- PEP 691 JSON (``application/vnd.pypi.simple.v1+json``), api-version 1.4, with PEP 700
+  sizes and times, PEP 592 ``yanked``, PEP 658/714 ``core-metadata`` (and the older
+  ``dist-info-metadata`` alias that pip < 23.3 reads), PEP 740 ``provenance`` and PEP 792
+  ``project-status`` (``status``, ``reason``).
+- PEP 503 HTML with the PEP 629 ``pypi:repository-version`` meta tag, PEP 792's
+  ``pypi:project-status`` and ``pypi:project-status-reason`` meta tags, and the PEP 503/592/
+  658/714/740 ``data-*`` attributes. Every value is HTML-escaped: metadata is user input.
 """
 
 from __future__ import annotations
@@ -56,39 +58,44 @@ def render_project_json(page: ProjectPage) -> bytes:
     """PEP 691 project detail.
 
     >>> render_project_json(ProjectPage(name="a"))
-    b'{"meta":{"api-version":"1.1"},"name":"a","files":[],"versions":[]}'
+    b'{"meta":{"api-version":"1.4"},"name":"a","files":[],"versions":[]}'
     """
     meta: dict[str, Any] = {"api-version": API_VERSION}
     if page.origin is not None:
         meta["_origin"] = page.origin
     if page.last_serial is not None:
         meta["_last-serial"] = page.last_serial
-    return _dumps(
-        {
-            "meta": meta,
-            "name": page.name,
-            "files": [_file_json(f) for f in page.files],
-            "versions": list(page.versions),
-        }
-    )
+    document: dict[str, Any] = {
+        "meta": meta,
+        "name": page.name,
+        "files": [_file_json(f) for f in page.files],
+        "versions": list(page.versions),
+    }
+    if page.status is not None:  # PEP 792: absent means active
+        status: dict[str, str] = {"status": page.status}
+        if page.status_reason is not None:
+            status["reason"] = page.status_reason
+        document["project-status"] = status
+    return _dumps(document)
 
 
 def render_index_json(projects: ProjectList) -> bytes:
     """PEP 691 project list.
 
     >>> render_index_json(ProjectList.of(["b", "a"]))
-    b'{"meta":{"api-version":"1.1"},"projects":[{"name":"a"},{"name":"b"}]}'
+    b'{"meta":{"api-version":"1.4"},"projects":[{"name":"a"},{"name":"b"}]}'
     """
     return _dumps(
         {"meta": {"api-version": API_VERSION}, "projects": [{"name": n} for n in projects.projects]}
     )
 
 
-def _html(title: str, body: list[str]) -> bytes:
+def _html(title: str, body: list[str], meta: Mapping[str, str] | None = None) -> bytes:
+    tags = {"pypi:repository-version": API_VERSION, **(meta or {})}
     head = (
         "<!DOCTYPE html>\n<html>\n  <head>\n"
-        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        f"    <title>{escape(title)}</title>\n  </head>\n  <body>\n"
+        + "".join(f'    <meta name="{n}" content="{escape(v)}">\n' for n, v in tags.items())
+        + f"    <title>{escape(title)}</title>\n  </head>\n  <body>\n"
     )
     return (head + "".join(f"    {line}\n" for line in body) + "  </body>\n</html>\n").encode()
 
@@ -117,10 +124,16 @@ def _anchor(file: File) -> str:
 
 
 def render_project_html(page: ProjectPage) -> bytes:
-    """PEP 503 project page."""
+    """PEP 503 project page, with PEP 792's status meta tags when it has a status."""
+    meta: dict[str, str] = {}
+    if page.status is not None:
+        meta["pypi:project-status"] = page.status
+        if page.status_reason is not None:
+            meta["pypi:project-status-reason"] = page.status_reason
     return _html(
         f"Links for {page.name}",
         [f"<h1>Links for {escape(page.name)}</h1>", *(_anchor(f) for f in page.files)],
+        meta,
     )
 
 

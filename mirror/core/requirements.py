@@ -7,6 +7,10 @@ and ``name @ url`` included) and the options after it (``--hash=sha256:...``, pi
 hash-checking mode); a line that starts with ``-`` (``-r``, ``-c``, ``--index-url``...) is an
 option line with no requirement. Whole-line comments that follow a line are kept with it
 (pip-compile's ``# via`` parents). Callers keep their own rules on top.
+
+blobpi's own reviewed lines are comments, so that pip reads the same file unchanged:
+``# blobpi: VERB TEXT`` (``read_directives``, ``directive_of``), e.g. an advisory waiver on a
+line of its own, or ``# blobpi: urgent: why`` after a requirement (a cool-down override).
 """
 
 from __future__ import annotations
@@ -15,11 +19,19 @@ import dataclasses
 import re
 from collections.abc import Iterator
 
-__all__ = ["Option", "RequirementLine", "read_lines"]
+__all__ = [
+    "Directive",
+    "Option",
+    "RequirementLine",
+    "directive_of",
+    "read_directives",
+    "read_lines",
+]
 
 _COMMENT_RE = re.compile(r"(^|\s)#(.*)$")
 _OPTION_START_RE = re.compile(r"(?:^|\s+)(?=--?[A-Za-z])")  # where pip's options begin
 _TOKEN_RE = re.compile(r"\S+")
+_DIRECTIVE_RE = re.compile(r"^blobpi:\s*([a-z][a-z-]*)\b:?\s*(.*)$")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,3 +124,36 @@ def read_lines(text: str) -> list[RequirementLine]:
     if pending and (joined := " ".join(p.strip() for p in pending if p.strip())):
         lines.append(_split(start, joined, comments))
     return lines
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Directive:
+    number: int  # its physical line, 1-based
+    verb: str  # what it asks: "waive", "urgent"
+    text: str  # the rest of the comment
+    alone: bool  # on a line of its own, not after a requirement
+
+
+def directive_of(comment: str) -> tuple[str, str] | None:
+    """(verb, text) of a ``blobpi:`` comment's text, else None.
+
+    >>> directive_of("blobpi: urgent: CVE fix"), directive_of("via six")
+    (('urgent', 'CVE fix'), None)
+    """
+    match = _DIRECTIVE_RE.match(comment.strip())
+    return (match[1], match[2].strip()) if match else None
+
+
+def read_directives(text: str) -> list[Directive]:
+    """Every ``# blobpi: ...`` comment in a requirements file, in order.
+
+    >>> [(d.number, d.verb, d.alone) for d in read_directives(
+    ...     "# blobpi: waive X until 2026-01-01: why\\nsix  # blobpi: urgent: fix")]
+    [(1, 'waive', True), (2, 'urgent', False)]
+    """
+    found = []
+    for number, line, comment in _physical(text):
+        parsed = directive_of(comment) if comment is not None else None
+        if parsed is not None:
+            found.append(Directive(number, parsed[0], parsed[1], not line.strip()))
+    return found

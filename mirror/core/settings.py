@@ -17,9 +17,11 @@ from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.layout import shard_suffix
 
 __all__ = [
+    "BLOCK_LEVELS",
     "DEFAULT_PLATFORMS",
     "DEFAULT_PYTHONS",
     "AzureMLSettings",
+    "CurationConfig",
     "Filters",
     "LockConfig",
     "ServerSettings",
@@ -31,6 +33,8 @@ __all__ = [
 
 DEFAULT_PYTHONS = ("3.10", "3.11", "3.12")  # the CPython versions Azure ML images use
 DEFAULT_PLATFORMS = ("x86_64-manylinux_2_28",)
+# block-severity values, least to most blocking at the ends: none blocks malware only, any all
+BLOCK_LEVELS = ("none", "low", "moderate", "high", "critical", "any")
 DEFAULT_PLATFORM_TAGS = ("any", "linux_x86_64", "manylinux*_x86_64")  # fnmatch patterns
 
 
@@ -128,6 +132,17 @@ class ServerSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class CurationConfig:
+    """What keeps bad releases out (sync.core.gate): the OSV database and the policy."""
+
+    # The OSV export's all.zip for PyPI; the sync keeps a copy in state/osv/. "" for none.
+    osv_url: str = ""
+    # Advisories at least this severe block a pin (none, low, moderate, high, critical, any);
+    # malware always does.
+    block_severity: str = "high"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class AzureMLSettings:
     # BLOBPI_FEED_SECRET: the python_feed connection's token or password (never a flag)
     feed_secret: str | None = dataclasses.field(default=None, repr=False)
@@ -143,6 +158,7 @@ class Settings:
     server: ServerSettings = ServerSettings()
     sync: SyncConfig = SyncConfig()
     lock: LockConfig = LockConfig()
+    curation: CurationConfig = CurationConfig()
     azureml: AzureMLSettings = AzureMLSettings()
     # The environment child processes (pip, uv) get; blobpi itself reads no variable from it.
     environ: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)

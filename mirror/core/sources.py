@@ -18,7 +18,9 @@ from typing import Any
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.names import project_name
 from blobpi.mirror.core.settings import (
+    BLOCK_LEVELS,
     AzureMLSettings,
+    CurationConfig,
     Filters,
     LockConfig,
     ServerSettings,
@@ -34,7 +36,14 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-_TABLES = {"": "", "server": "server", "sync": "sync", "filters": "sync", "lock": "lock"}
+_TABLES = {
+    "": "",
+    "server": "server",
+    "sync": "sync",
+    "filters": "sync",
+    "lock": "lock",
+    "curation": "curation",
+}
 
 
 def parse_size(raw: object) -> int:
@@ -96,6 +105,14 @@ def _strings(raw: object) -> tuple[str, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(v, str) and v for v in raw):
         raise ValueError("is not a list of strings")
     return tuple(raw)
+
+
+def _block(raw: object) -> str:
+    value = _text(raw).lower()
+    value = "moderate" if value == "medium" else value
+    if value not in BLOCK_LEVELS:
+        raise ValueError(f"is not one of {', '.join(BLOCK_LEVELS)}")
+    return value
 
 
 def _shard(raw: object) -> Shard:
@@ -198,6 +215,8 @@ _KEYS = (
     _Key("filters", "min_age_hours", _FLOAT, "24"),
     _Key("lock", "python_versions", _strings, '["3.12"]'),
     _Key("lock", "platforms", _strings, '["x86_64-manylinux_2_28"]'),
+    _Key("curation", "osv_url", _text, "https://osv.example.org/PyPI/all.zip", "BLOBPI_OSV_URL"),
+    _Key("curation", "block_severity", _block, "high", "BLOBPI_BLOCK_SEVERITY"),
     _Key("azureml", "feed_secret", _text, "'a read token'", "BLOBPI_FEED_SECRET", in_file=False),
 )
 
@@ -293,6 +312,7 @@ def parse_settings(
         server=ServerSettings(**parts["server"]),
         sync=SyncConfig(filters=Filters(**parts["filters"]), **parts["sync"]),
         lock=lock,
+        curation=CurationConfig(**parts["curation"]),
         azureml=AzureMLSettings(**parts["azureml"]),
         environ=dict(environ),
     )

@@ -59,6 +59,12 @@ async def _chunks(fileobj: IO[bytes]) -> AsyncIterator[bytes]:
 
 
 def _refuse_mirrored(page: ProjectPage | None, filename: str, allow_mirrored: bool) -> None:
+    if page is not None and page.status in ("archived", "quarantined"):
+        # PEP 792: the index MUST NOT allow uploads to an archived or quarantined project
+        raise UploadForbidden(
+            f"{page.name!r} is {page.status}, so {filename!r} may not be uploaded (PEP 792): "
+            f"'blobpi status {page.name} active' first if it should take releases again"
+        )
     if page is not None and page.origin == "mirror" and not allow_mirrored:
         raise UploadForbidden(
             f"{page.name!r} is a mirrored project, so {filename!r} may not be uploaded "
@@ -154,7 +160,11 @@ async def publish(
         if clash is None:
             files.append(file)
         versions = [*(current.versions if current else ()), str(dist.version)]
-        return ProjectPage.build(dist.name, files, versions, origin="private")
+        # a deprecated project keeps its PEP 792 status across uploads
+        status = (
+            {"status": current.status, "status_reason": current.status_reason} if current else {}
+        )
+        return ProjectPage.build(dist.name, files, versions, origin="private", **status)
 
     await update_project(store, dist.name, _add)
     await update_root(store, lambda projects: ProjectList.of([*projects.projects, dist.name]))

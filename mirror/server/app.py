@@ -5,7 +5,8 @@ negotiation, ``Vary: Accept``, non-canonical names redirected), ``/packages/...`
 PEP 658 ``.metadata``, PEP 740 ``.provenance``: streamed, ``Range``, ``ETag``), the probes
 ``/health/live`` (the process answers) and ``/health/ready`` (the store answers; ``/health``
 is its old name), ``/metrics`` (``metrics``), and the status pages for people, ``/`` and
-``/project/<name>/`` (``status``); ``POST /`` is the upload API (``upload_api``), and
+``/project/<name>/`` (``status``); ``POST /`` is the upload API (``upload_api``),
+``/osv/v1/...`` OSV's query API over the container's advisories (``osv_api``), and
 ``auth`` guards everything but the probes. Errors are raised typed and answered by the one
 table in ``responses``. Pages come from ``PageCache``; nothing is rendered
 or listed per request. Start it with
@@ -43,6 +44,7 @@ from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
 from blobpi.mirror.server.cache import CachedPage, PageCache
 from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from blobpi.mirror.server.requestlog import RequestLogMiddleware
+from blobpi.mirror.server.osv_api import AdvisoryCache, osv_routes
 from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.status import Summary, overview, project_status
 from blobpi.mirror.server.telemetry import tracing_middleware
@@ -225,6 +227,7 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         app.state.settings = settings
         tokens = TokenFile.open(the_store, settings.server.token_file)
         app.state.tokens = TokenCache(tokens, settings.server.page_ttl)
+        app.state.advisories = AdvisoryCache(the_store, settings.server.page_ttl)
         try:
             yield {}
         finally:
@@ -244,6 +247,7 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         Route("/simple/", root_page, methods=methods),
         Route("/simple/{project}/", project_page, methods=methods),
         Route("/packages/{path:path}", package_file, methods=methods),
+        *osv_routes(),
     ]
     app = Starlette(
         routes=routes,

@@ -21,7 +21,9 @@ from blobpi.mirror.core.errors import (
     AccessDenied,
     BlobNotFound,
     InvalidName,
+    InvalidQuery,
     MirrorError,
+    NoAdvisories,
     NotAcceptable,
     ProjectNotFound,
     StorageUnavailable,
@@ -54,6 +56,8 @@ STATUS: Mapping[type[MirrorError], Answer] = {
     InvalidName: Answer(404),  # a path that names no project is not there
     BlobNotFound: Answer(404, "not found"),
     NotAcceptable: Answer(406),
+    InvalidQuery: Answer(400),
+    NoAdvisories: Answer(503),
     Unauthenticated: Answer(401, headers=lambda _: CHALLENGE),
     AccessDenied: Answer(403),
     TooManyFailures: Answer(

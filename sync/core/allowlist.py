@@ -5,6 +5,8 @@ options); this module adds the allow-list's rules: one PEP 508 requirement per l
 no option lines, and only ``--hash=sha256:<hex>`` options (pip's hash-checking mode). A
 hashed line names exactly the files that may be mirrored for its version; a ranged or bare
 line lets the sync filters choose.
+A line may end with ``# blobpi: urgent: why``: the cool-down (``min-age-hours``) does not
+hold it back, for an urgent security release reviewed like any other change.
 Environment markers say which target needs a line; the mirror serves every target, so the
 sync ignores them.
 """
@@ -22,7 +24,7 @@ from packaging.version import Version
 
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.names import project_name
-from blobpi.mirror.core.requirements import RequirementLine, read_lines
+from blobpi.mirror.core.requirements import RequirementLine, directive_of, read_lines
 
 __all__ = ["Entry", "parse_allowlist", "parse_entry", "read_allowlist"]
 
@@ -38,6 +40,8 @@ class Entry:
     hashes: frozenset[str] = frozenset()  # sha256 hex digests; empty for unhashed lines
     marker: str | None = None  # PEP 508 marker text: which targets need this line
     text: str = ""  # the requirement as written, for messages
+    # "# blobpi: urgent: why" after the line: a reviewed break-glass past the cool-down
+    urgent: str | None = None
 
     @property
     def pinned(self) -> Version | None:
@@ -88,12 +92,23 @@ def parse_entry(line: RequirementLine, source: str = "allowlist") -> Entry:
             "projects from the upstream index only: give a version instead"
         )
     project_name(requirement.name)  # the same checks as any user-given name
+    urgent = None
+    for comment in line.comments:
+        directive = directive_of(comment)
+        if directive is not None and directive[0] == "urgent":
+            if not directive[1]:
+                raise ConfigError(
+                    f"{where}: an urgent override needs a reason: write "
+                    "'# blobpi: urgent: why this release cannot wait (e.g. the CVE it fixes)'"
+                )
+            urgent = directive[1]
     return Entry(
         name=canonicalize_name(requirement.name),
         specifier=requirement.specifier,
         hashes=frozenset(hashes),
         marker=str(requirement.marker) if requirement.marker else None,
         text=line.requirement,
+        urgent=urgent,
     )
 
 

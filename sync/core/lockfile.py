@@ -83,9 +83,16 @@ def marker_for(
     )
 
 
-def lock_header(targets: LockConfig, digest: str, source: str, command: str = "") -> list[str]:
-    """The comment lines atop a lock (without ``#``): how to regenerate it, its targets, and
-    the digest of its inputs that ``check_lock`` compares."""
+def lock_header(
+    targets: LockConfig,
+    digest: str,
+    source: str,
+    command: str = "",
+    carried: Sequence[str] = (),
+) -> list[str]:
+    """The comment lines atop a lock (without ``#``): how to regenerate it, its targets, the
+    digest of its inputs that ``check_lock`` compares, and the source's reviewed ``blobpi:``
+    lines (waivers) ``carried`` into it."""
     pythons = ", ".join(targets.python_versions)
     platforms = ", ".join(targets.platforms)
     command = command or f"blobpi lock {source} -o {Path(source).with_suffix('.txt').name}"
@@ -99,11 +106,21 @@ def lock_header(targets: LockConfig, digest: str, source: str, command: str = ""
         f"targets: CPython {pythons} on {platforms}",
         f"input: sha256:{digest}",
         "",
+        *([f"reviewed in {source}:", *carried, ""] if carried else []),
     ]
 
 
-def render_lock(pins: Iterable[Pin], targets: LockConfig, digest: str, source: str) -> str:
-    out = [f"# {line}".rstrip() for line in lock_header(targets, digest, source)]
+def render_lock(
+    pins: Iterable[Pin],
+    targets: LockConfig,
+    digest: str,
+    source: str,
+    carried: Sequence[str] = (),
+) -> str:
+    """The lock's text; ``carried`` are reviewed ``blobpi:`` lines of the source (waivers,
+    without ``#``) copied under the header, so that the sync, which reads only the lock,
+    sees them."""
+    out = [f"# {line}".rstrip() for line in lock_header(targets, digest, source, carried=carried)]
     for pin in sorted(pins, key=lambda p: (p.name, Version(p.version))):
         marker = f" ; {pin.marker}" if pin.marker else ""
         out.append(f"{pin.name}=={pin.version}{marker} \\")

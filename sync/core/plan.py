@@ -8,6 +8,10 @@ Pure: no I/O, no clock (``now`` is passed in). Rules (DESIGN.md, "The sync worke
 - A ranged or bare line mirrors every matching version the filters accept: Python versions
   (wheel tags, PEP 425, and ``requires-python``, PEP 345), platform tags, sdists, pre-releases
   (PEP 440), latest-N, max size, minimum age on PEP 700 ``upload-time``.
+- The curation gate (``sync.core.gate``) passes ``blocked`` (versions an advisory keeps out:
+  never fetched; a lock line pinning one is an error naming the advisory) and ``takedown``
+  (versions that must leave the pages now: malware, a quarantined project), which are dropped
+  in this run and listed in ``ProjectPlan.takedowns``, whatever a line says.
 - Files already mirrored stay as stored, with ``yanked`` (PEP 592) and ``requires-python``
   taken from upstream; a file the upstream deleted stays (and is reported); a file no line
   allows any more leaves the page (its blob is deleted after the grace period).
@@ -72,6 +76,7 @@ class ProjectPlan:
     notes: tuple[str, ...] = ()  # upstream yanks and deletions
     skipped: int = 0  # upstream files the filters left out
     skipped_by: Mapping[str, int] = dataclasses.field(default_factory=dict)  # filter -> files
+    takedowns: tuple[str, ...] = ()  # why files in ``drop`` left at once (malware, quarantine)
 
 
 def shard_of(name: str, count: int) -> int:
@@ -87,7 +92,8 @@ def inputs_digest(entries: Sequence[Entry], filters: Filters) -> str:
     """What a project's plan depends on besides the pages: unchanged means same plan."""
     raw = json.dumps(
         [
-            sorted((e.text, sorted(e.hashes)) for e in entries),
+            # an urgent override changes the plan; lines without one keep their old digest
+            sorted((e.text, sorted(e.hashes), *([e.urgent] if e.urgent else [])) for e in entries),
             dataclasses.asdict(filters),
         ],
         sort_keys=True,
@@ -167,6 +173,8 @@ def _ranged_ok(
 ) -> bool:
     if not entry.specifier.contains(version, prereleases=_prereleases(entry, filters)):
         return False
+    if entry.urgent:  # a reviewed break-glass: the cool-down does not hold it back
+        filters = dataclasses.replace(filters, min_age_hours=0.0)
     return filtered_by(file, filters, now) is None
 
 
@@ -225,13 +233,27 @@ def plan_project(
     current: Sequence[File],
     filters: Filters,
     now: dt.datetime,
+    blocked: Mapping[str, str] | None = None,
+    takedown: Mapping[str, str] | None = None,
 ) -> ProjectPlan:
-    """What to fetch, keep and drop so the project's page matches its allow-list lines."""
+    """What to fetch, keep and drop so the project's page matches its allow-list lines.
+    ``blocked`` and ``takedown`` map a version (``str(Version)``) to why the gate holds it."""
+    blocked, takedown = dict(blocked or {}), dict(takedown or {})
+    held = {**blocked, **takedown}
     selected, skipped = _select(entries, upstream, filters, now)
+    errors, notes, takedowns = [], [], []
+    for filename in sorted(selected):
+        version = str(_version_of(filename))
+        if version in held:
+            del selected[filename]
+            if not any(e.hashes for e in entries):
+                notes.append(f"{filename!r} is not mirrored: {held[version]}")
     by_name = {f.filename: f for f in upstream}
-    errors, notes = [], []
     offered = {f.sha256 for f in upstream} | {f.sha256 for f in current}
     for entry in entries:
+        if entry.pinned is not None and str(entry.pinned) in held:
+            errors.append(f"{entry.text!r} is kept out: {held[str(entry.pinned)]}")
+            continue
         for missing in sorted(entry.hashes - offered):
             errors.append(
                 f"{entry.text!r}: the upstream offers no file with sha256 {missing}: relock "
@@ -239,6 +261,8 @@ def plan_project(
             )
     chosen = {f.sha256 for f in selected.values()} | {f.sha256 for f in current}
     for entry in entries:
+        if entry.pinned is not None and str(entry.pinned) in held:
+            continue
         if entry.hashes and entry.hashes <= offered and not entry.hashes & chosen:
             errors.append(
                 f"{entry.text!r}: none of its files passes the [sync] filters (Python versions, "
@@ -249,6 +273,12 @@ def plan_project(
     keep, drop = [], []
     for stored in current:
         fresh = by_name.get(stored.filename)
+        reason = takedown.get(str(_version_of(stored.filename)))
+        if reason is not None:
+            drop.append(stored)
+            gone = " (deleted upstream)" if fresh is None else ""
+            takedowns.append(f"{stored.filename!r} taken down{gone}: {reason}")
+            continue
         if fresh is None:
             if _still_allowed(stored, entries):
                 keep.append(stored)
@@ -287,7 +317,15 @@ def plan_project(
         notes=tuple(notes),
         skipped=sum(skipped.values()),
         skipped_by=dict(skipped),
+        takedowns=tuple(takedowns),
     )
+
+
+def _version_of(filename: str) -> Version | str:
+    try:
+        return parse_distribution_filename(filename).version
+    except InvalidName:
+        return filename
 
 
 def removed_projects(synced: Iterable[str], named: Iterable[str]) -> tuple[NormalizedName, ...]:

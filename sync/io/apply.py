@@ -6,6 +6,10 @@ page, then the state under ``state/``. A kill at any moment leaves pages that li
 complete, verified blobs; the next run finds the blobs already there and converges. A run
 with nothing changed upstream or in the allow-list sends read requests only and writes
 nothing (not even its report, unless the stored one tells another outcome, e.g. an old failure).
+
+With a curation gate (``[curation]``: an OSV database and the allow-list's waivers), each
+project's plan leaves out what the advisories block, and takes down malware at once: off the
+pages in this run, and its blobs deleted with no grace period.
 """
 
 from __future__ import annotations
@@ -23,17 +27,24 @@ import anyio
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from blobpi.mirror.core.errors import BlobNotFound, MirrorError, UpstreamUnreachable
+from blobpi.mirror.core.errors import (
+    BlobNotFound,
+    MirrorError,
+    ProjectNotFound,
+    UpstreamUnreachable,
+)
 from blobpi.mirror.core.layout import report_path, sync_state_path
 from blobpi.mirror.core.model import File, Origin, ProjectList, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
-from blobpi.mirror.core.settings import SyncConfig
+from blobpi.mirror.core.settings import CurationConfig, SyncConfig
+from blobpi.mirror.ops.status import apply_status, read_status, statused_projects
 from blobpi.mirror.ops.yanks import apply_yanks, read_yanks
 from blobpi.mirror.store.lease import hold_lease
 from blobpi.mirror.store.pages import read_project, update_project, update_root
 from blobpi.mirror.store.protocol import BlobStore, redact_url
 from blobpi.mirror.store.records import read_record
 from blobpi.sync.core.allowlist import Entry
+from blobpi.sync.core.gate import Gate, Waiver, holds, plan_digest
 from blobpi.sync.core.plan import (
     ProjectPlan,
     inputs_digest,
@@ -43,12 +54,13 @@ from blobpi.sync.core.plan import (
     removed_projects,
     shard_of,
 )
+from blobpi.sync.io.curation import open_gate
 from blobpi.sync.io.fetch import fetch_file
 from blobpi.sync.io.history import record_run
 from blobpi.sync.io.network import client_for
 from blobpi.sync.io.prune import delete_blobs, remove_project
 from blobpi.sync.io.report import CountingStore, Progress, Report
-from blobpi.sync.io.upstream import Upstream
+from blobpi.sync.io.upstream import Upstream, UpstreamProject
 
 __all__ = ["run_sync"]
 
@@ -73,6 +85,9 @@ class _Run:
         default_factory=set
     )  # projects with a mirror page
     unlisted: set[NormalizedName] = dataclasses.field(default_factory=set)  # pages this run removed
+    gate: Gate | None = None
+    statused: frozenset[str] = frozenset()  # projects with a local status record
+    taken_down: list[File] = dataclasses.field(default_factory=list)  # blobs to delete now
 
 
 async def _read_json(store: BlobStore, path: str) -> dict[str, Any] | None:
@@ -145,24 +160,45 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
     private = await _private_files(run.store, current) if shared and current else ()
     mirrored = tuple(f for f in current.files if f not in private) if current else ()
     digest = inputs_digest(entries, config.filters)
+    local_status = await read_status(run.store, name) if name in run.statused else {}
+    # New advisories, waivers or a local status change the plan: no 304 shortcut then.
+    digest = plan_digest(digest, run.gate, name, local_status)
     etag = previous.get("etag") if previous and previous["digest"] == digest and current else None
     try:
         found = await run.upstream.project(name, etag)
     except MirrorError as e:
         report.failed.append(str(e))
         report.unreachable += isinstance(e, UpstreamUnreachable)
-        if previous:  # keep what is mirrored: an unreachable page is no reason to prune
-            run.projects[name] = {**previous, "etag": None}
-        if current is not None:
-            run.listed.add(name)
-        return
+        # A project the upstream removed whole while an advisory names malware in it (how
+        # the public index takes malware down) is planned as empty: the takedown happens now.
+        if not (isinstance(e, ProjectNotFound) and _takes_down(run, name, mirrored)):
+            if previous:  # keep what is mirrored: an unreachable page is no reason to prune
+                run.projects[name] = {**previous, "etag": None}
+            if current is not None:
+                run.listed.add(name)
+            return
+        found = UpstreamProject((), None, None)
     if found is None:
         log.debug("%s: the upstream page is unchanged (304): nothing to do", name)
         report.unchanged += 1
         run.projects[name] = previous
         run.listed.add(name)
         return
-    plan = plan_project(name, entries, found.files, mirrored, config.filters, run.now)
+    if local_status.get("status") == "quarantined":
+        report.notes.append(
+            f"{name!r} is quarantined here ({local_status.get('reason')}): nothing of it is "
+            "synced; 'blobpi status NAME active' lifts it"
+        )
+        run.projects[name] = {**(previous or {}), "etag": None, "digest": digest}
+        if current is not None:
+            run.listed.add(name)
+        return
+    versions = _versions(entries, (*found.files, *mirrored))
+    held = holds(run.gate, name, versions, found.status, found.status_reason)
+    report.notes.extend(held.notes)
+    plan = plan_project(
+        name, entries, found.files, mirrored, config.filters, run.now, held.blocked, held.takedown
+    )
     log.debug(
         "%s: %d upstream files; fetch %d, keep %d, prune %d, skipped %s",
         name,
@@ -175,6 +211,7 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
     report.skipped += plan.skipped
     for why, count in plan.skipped_by.items():
         report.skipped_by[why] = report.skipped_by.get(why, 0) + count
+    report.takedowns.extend(plan.takedowns)
     report.notes.extend(plan.notes)
     report.failed.extend(plan.errors)
     if report.dry_run:
@@ -199,13 +236,14 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
             if f.filename in private_names or f.filename not in seen
         ]
         everything = [*files, *kept]
-        if not everything:
+        if not everything and found.status is None and not local_status:
             return page_without_files(page)
         versions = [str(_version(f.filename)) for f in everything]
         serial = found.serial if found.serial is not None else (page.last_serial if page else None)
         origin: Origin = "private" if kept else "mirror"
         new = ProjectPage.build(name, everything, versions, origin=origin, last_serial=serial)
-        return apply_yanks(new, yanks)
+        upstream_status = (found.status, found.status_reason)
+        return apply_status(apply_yanks(new, yanks), local_status, upstream_status)
 
     written = _change(current) != current
     # The common no-op needs no second read of the page.
@@ -215,6 +253,7 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
     elif after is None and current is not None:
         run.unlisted.add(name)  # this run deleted its pages
     run.pruned.extend(plan.drop)
+    run.taken_down.extend(f for f in plan.drop if str(_version(f.filename)) in held.takedown)
     run.linked.extend(after.files if after is not None else ())
     report.pruned.extend(f.filename for f in plan.drop)
     clean = not plan.errors and len(fetched) == len(plan.fetch)
@@ -230,6 +269,21 @@ def _version(filename: str) -> Version:
     return parse_distribution_filename(filename).version
 
 
+def _takes_down(run: _Run, name: NormalizedName, mirrored: Sequence[File]) -> bool:
+    return bool(holds(run.gate, name, _versions((), mirrored)).takedown)
+
+
+def _versions(entries: Sequence[Entry], files: Sequence[File]) -> set[str]:
+    """The versions the gate judges: those of the files, and those the lines pin."""
+    found = {str(e.pinned) for e in entries if e.pinned is not None}
+    for file in files:
+        try:
+            found.add(str(_version(file.filename)))
+        except MirrorError:
+            continue  # not a distribution filename: nothing to judge
+    return found
+
+
 async def _body(run: _Run, entries: Sequence[Entry]) -> None:
     config, report = run.config, run.report
     by_name: dict[NormalizedName, list[Entry]] = defaultdict(list)
@@ -237,6 +291,7 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
         if shard_of(entry.name, config.shard.count) == config.shard.index:
             by_name[entry.name].append(entry)
     report.projects = len(by_name)
+    run.statused = await statused_projects(run.store)
     limit = anyio.CapacityLimiter(config.concurrency)
 
     async def _limited(name: NormalizedName, group: Sequence[Entry]) -> None:
@@ -263,9 +318,11 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
     grace = dt.timedelta(hours=config.grace_hours)
     pending = run.previous.get("pending", {})
     deletes = plan_deletes(pending, run.pruned, run.linked, run.now, grace)
-    await delete_blobs(run.store, deletes.due)
-    report.deleted.extend(deletes.due)
-    run.pending = deletes.pending
+    # A takedown's blobs go now, not after the grace period: nothing may serve malware.
+    now = sorted({f.blob_path for f in run.taken_down if f.blob_path} - set(deletes.due))
+    await delete_blobs(run.store, (*deletes.due, *now))
+    report.deleted.extend((*deletes.due, *now))
+    run.pending = {p: t for p, t in deletes.pending.items() if p not in now}
 
 
 async def run_sync(
@@ -278,8 +335,12 @@ async def run_sync(
     wait: float = 0.0,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
+    curation: CurationConfig | None = None,
+    waivers: Sequence[Waiver] = (),
 ) -> Report:
-    """Make the container hold what ``entries`` allow; the report says what happened."""
+    """Make the container hold what ``entries`` allow; the report says what happened.
+    With ``curation`` (an OSV URL, or a database already in the container) the gate holds
+    back what the advisories block, less ``waivers``."""
     started = time.monotonic()
     report = Report(
         shard=f"{config.shard.index}/{config.shard.count}",
@@ -311,11 +372,14 @@ async def run_sync(
             progress or Progress(),
             previous,
         )
+        gating: dict[str, Any] = {"now": run.now, "report": report, "timeout": config.timeout}
         try:
             if dry_run:
+                run.gate = await open_gate(store, curation, waivers, refresh=False, **gating)
                 await _body(run, entries)
             else:
                 async with hold_lease(store, config.shard.suffix, wait):
+                    run.gate = await open_gate(counted, curation, waivers, refresh=True, **gating)
                     await _body(run, entries)
                     state = {"projects": run.projects, "pending": run.pending}
                     if state != previous:
@@ -337,5 +401,5 @@ def _finish(report: Report, upstream: Upstream, started: float, writes: int) -> 
     report.writes = writes
     report.requests = upstream.requests
     report.seconds = round(time.monotonic() - started, 3)
-    for listed in (report.added, report.pruned, report.failed, report.notes):
+    for listed in (report.added, report.pruned, report.failed, report.notes, report.takedowns):
         listed.sort()  # tasks finish in any order; reports should compare

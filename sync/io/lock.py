@@ -7,12 +7,16 @@ into one pip-tools format file (PEP 508 lines, pip's ``--hash`` options): a pin 
 targets need carries an environment marker (PEP 508) naming them. Projects that exist only as
 sdists need their build backends (PEP 517/518 ``build-system.requires``) on the mirror too,
 since pip builds them in an isolated environment from the same index; those are resolved per
-target under the runtime pins as constraints and added to the lock.
+target under the runtime pins as constraints and added to the lock. With an advisory gate,
+releases it blocks are avoided where the allow-list's ranges allow another. The sync's
+cool-down (``min-age-hours``) holds for the lock too: nothing uploaded more recently is chosen,
+except for lines marked ``# blobpi: urgent: why``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import io
 import os
@@ -30,6 +34,7 @@ from blobpi.mirror.core.errors import ConfigError, MirrorError
 from blobpi.mirror.core.settings import Settings, SyncConfig
 from blobpi.mirror.store.protocol import redact_url
 from blobpi.sync.core.allowlist import parse_allowlist
+from blobpi.sync.core.gate import Gate, parse_waivers
 from blobpi.sync.core.lockfile import (
     Pin,
     input_digest,
@@ -46,7 +51,9 @@ from blobpi.sync.io.upstream import Upstream
 __all__ = ["lock"]
 
 _UV_SOURCES = ("UV_INDEX", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_FIND_LINKS", "UV_CONFIG")
-_LEGACY_BUILD_REQUIRES = ["setuptools>=40.8.0"]  # pip's default without [build-system]
+# What pip installs to build a project with no [build-system]: setuptools alone for today's pip,
+# setuptools and wheel for the pip that python3.11 -m venv bundles (23.2.1), so both are locked.
+_LEGACY_BUILD_REQUIRES = ["setuptools>=40.8.0", "wheel"]
 
 
 def _compile(
@@ -57,6 +64,7 @@ def _compile(
     environ: Mapping[str, str],
     constraints: Path | None = None,
     network: SyncConfig | None = None,
+    cooldown: Sequence[str] = (),
 ) -> list[Pin]:
     from uv import find_uv_bin
 
@@ -78,6 +86,7 @@ def _compile(
     ]
     if constraints:
         args += ["--constraint", str(constraints)]
+    args += cooldown
     # Only the upstream may be consulted: no index, link or config from the environment.
     env = {k: v for k, v in environ.items() if not k.startswith(_UV_SOURCES)}
     env["UV_PYTHON_DOWNLOADS"] = "never"
@@ -155,52 +164,68 @@ def _requires_of(filename: str, data: bytes) -> list[str]:
     return list(system.get("requires", _LEGACY_BUILD_REQUIRES))
 
 
-def lock(
-    source: Path, output: Path, settings: Settings, *, index_url: str | None = None
-) -> list[Pin]:
-    """Resolve ``source`` for every target, add build backends, write ``output``: the
-    pip-tools format, or with ``index_url`` (the mirror's) a PEP 751 ``pylock.toml`` whose
-    URLs are the mirror's."""
+def _cooldown(source: Path, settings: Settings, now: dt.datetime) -> list[str]:
+    """uv's options for ``min-age-hours``: nothing newer than the cool-down, except for lines
+    marked ``# blobpi: urgent: why`` (a reviewed break-glass for a security release)."""
+    hours = settings.sync.filters.min_age_hours
+    if not hours:
+        return []
+    cutoff = (now - dt.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    urgent = sorted({e.name for e in parse_allowlist(source.read_text()) if e.urgent})
+    later = (now + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ["--exclude-newer", cutoff] + [
+        arg for name in urgent for arg in ("--exclude-newer-package", f"{name}={later}")
+    ]
+
+
+def _resolve(source: Path, settings: Settings, avoid: Sequence[str], tmp: str) -> list[Pin]:
+    """Every target's closure, merged, with build backends; ``avoid`` are ``name!=version``
+    constraints (releases the curation gate blocks)."""
     upstream, environ, targets_of = settings.sync.upstream, settings.environ, settings.lock
-    text = source.read_text()
-    parse_allowlist(text, str(source))  # fail early, with a line number, on a bad line
+    cooldown = _cooldown(source, settings, dt.datetime.now(dt.UTC))
     targets = [(v, p) for v in targets_of.python_versions for p in targets_of.platforms]
     merged: dict[tuple[str, str], Pin] = {}
     seen: dict[tuple[str, str], list[str] | None] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for python, platform in targets:
-            runtime = _compile(
-                source.absolute(), python, platform, upstream, environ, network=settings.sync
+    avoided = Path(tmp, "avoid.txt") if avoid else None
+    if avoided is not None:
+        avoided.write_text("".join(f"{line}\n" for line in avoid))
+    for python, platform in targets:
+        runtime = _compile(
+            source.absolute(), python, platform, upstream, environ, avoided, settings.sync,
+            cooldown,
+        )  # fmt: skip
+        backends = anyio.run(_build_requires, runtime, settings.sync, seen)
+        pins = list(runtime)
+        if backends:
+            build_in = Path(tmp, "build.in")
+            build_in.write_text("\n".join(r for rs in backends.values() for r in rs) + "\n")
+            constraints = Path(tmp, "runtime.txt")
+            constraints.write_text(
+                "".join(f"{p.name}=={p.version}\n" for p in runtime)
+                + "".join(f"{line}\n" for line in avoid)
             )
-            backends = anyio.run(_build_requires, runtime, settings.sync, seen)
-            pins = list(runtime)
-            if backends:
-                build_in = Path(tmp, "build.in")
-                build_in.write_text("\n".join(r for rs in backends.values() for r in rs) + "\n")
-                constraints = Path(tmp, "runtime.txt")
-                constraints.write_text("".join(f"{p.name}=={p.version}\n" for p in runtime))
-                via = frozenset(f"build backend of {k}" for k in backends)
-                pins += [
-                    dataclasses.replace(p, via=via)
-                    for p in _compile(
-                        build_in, python, platform, upstream, environ, constraints, settings.sync
-                    )
-                ]
-            for pin in pins:
-                key = (pin.name, pin.version)
-                old = merged.get(key)
-                merged[key] = (
-                    pin
-                    if old is None
-                    else dataclasses.replace(
-                        old,
-                        hashes=old.hashes | pin.hashes,
-                        via=old.via | pin.via,
-                        targets=old.targets | pin.targets,
-                    )
+            via = frozenset(f"build backend of {k}" for k in backends)
+            pins += [
+                dataclasses.replace(p, via=via)
+                for p in _compile(
+                    build_in, python, platform, upstream, environ, constraints, settings.sync,
+                    cooldown,
+                )  # fmt: skip
+            ]
+        for pin in pins:
+            key = (pin.name, pin.version)
+            old = merged.get(key)
+            merged[key] = (
+                pin
+                if old is None
+                else dataclasses.replace(
+                    old,
+                    hashes=old.hashes | pin.hashes,
+                    via=old.via | pin.via,
+                    targets=old.targets | pin.targets,
                 )
-    digest = input_digest(text, targets_of)
-    final = [
+            )
+    return [
         dataclasses.replace(
             p,
             marker=marker_for(p.targets, targets),
@@ -208,12 +233,78 @@ def lock(
         )
         for p in merged.values()
     ]
+
+
+_MAX_ROUNDS = 5  # each round excludes what the last one chose that the gate blocks
+
+
+def _avoiding(
+    source: Path, settings: Settings, gate: Gate | None, tmp: str, notes: list[str]
+) -> list[Pin]:
+    """Resolve, then again without the blocked releases while the ranges allow it."""
+    avoid: list[str] = []
+    pins = _resolve(source, settings, avoid, tmp)
+    for _ in range(_MAX_ROUNDS if gate is not None else 0):
+        assert gate is not None
+        blocked = {(p.name, p.version): gate.blocking(p.name, p.version) for p in pins}
+        blocked = {k: v for k, v in blocked.items() if v}
+        if not blocked:
+            break
+        tried = [*avoid, *(f"{n}!={v}" for n, v in sorted(blocked))]
+        try:
+            better = _resolve(source, settings, tried, tmp)
+        except ConfigError:
+            break  # the ranges allow nothing else: the lock keeps them, audit will say so
+        chosen = {p.name: p.version for p in better}
+        for (name, version), findings in sorted(blocked.items()):
+            ids = ", ".join(f.advisory.id for f in findings)
+            now = chosen.get(name)
+            notes.append(
+                f"chose {name}=={now} over {version} ({ids})"
+                if now
+                else f"dropped {name}=={version} ({ids}): nothing needs it without it"
+            )
+        avoid, pins = tried, better
+    if gate is not None:
+        for pin in pins:
+            for finding in gate.blocking(pin.name, pin.version):
+                notes.append(
+                    f"kept {pin.name}=={pin.version}: the allow-list's ranges allow no release "
+                    f"without {finding.advisory.id}; {finding.fix()}"
+                )
+    return pins
+
+
+def lock(
+    source: Path,
+    output: Path,
+    settings: Settings,
+    *,
+    index_url: str | None = None,
+    gate: Gate | None = None,
+    notes: list[str] | None = None,
+) -> list[Pin]:
+    """Resolve ``source`` for every target, add build backends, write ``output``: the
+    pip-tools format, or with ``index_url`` (the mirror's) a PEP 751 ``pylock.toml`` whose
+    URLs are the mirror's. With a ``gate``, releases it blocks are avoided where the ranges
+    allow (``notes`` says what was chosen); the allow-list's waiver lines are carried into
+    the lock for the sync."""
+    targets_of = settings.lock
+    text = source.read_text()
+    parse_allowlist(text, str(source))  # fail early, with a line number, on a bad line
+    waivers = parse_waivers(text, str(source))
+    with tempfile.TemporaryDirectory() as tmp:
+        final = _avoiding(source, settings, gate, tmp, notes if notes is not None else [])
+    digest = input_digest(text, targets_of)
+    carried = [f"blobpi: waive {w.advisory} until {w.until}: {w.reason}" for w in waivers]
     if index_url is None:
-        rendered = render_lock(final, targets_of, digest, source.name)
+        rendered = render_lock(final, targets_of, digest, source.name, carried)
     else:
         packages = anyio.run(locked_packages, final, settings.sync, index_url)
         command = f"blobpi lock {source.name} --format pylock --index-url {index_url}"
-        header = lock_header(targets_of, digest, source.name, f"{command} -o {output.name}")
+        header = lock_header(
+            targets_of, digest, source.name, f"{command} -o {output.name}", carried
+        )
         rendered = render_pylock(packages, header=header)
     tmp_out = output.with_name(f".{output.name}.{os.getpid()}")
     tmp_out.write_text(rendered)

@@ -34,6 +34,8 @@ class Report:
     failed: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)  # upstream yanks, deletions
     private: list[str] = dataclasses.field(default_factory=list)  # lines naming private projects
+    # files the curation gate took off the pages at once (malware, a quarantined project)
+    takedowns: list[str] = dataclasses.field(default_factory=list)
     plan: dict[str, Any] = dataclasses.field(default_factory=dict)  # --dry-run only
     unreachable: int = 0  # projects whose page failed because the upstream could not be reached
     bytes: int = 0
@@ -49,9 +51,15 @@ class Report:
         """Whether this run's report must replace ``stored`` (the last one written): it wrote
         or failed, or it tells another outcome (an old failure now fixed, other notes). A
         steady-state no-op outdates nothing, so it writes nothing."""
-        if self.writes or self.failed or self.private or stored is None:
+        if self.writes or self.failed or self.private or self.takedowns or stored is None:
             return True
-        outcome = {"ok": self.ok, "failed": [], "private": [], "notes": sorted(self.notes)}
+        outcome = {
+            "ok": self.ok,
+            "failed": [],
+            "private": [],
+            "notes": sorted(self.notes),
+            "takedowns": [],
+        }
         return any(stored.get(key) != value for key, value in outcome.items())
 
     def to_json(self) -> builtins.bytes:

@@ -5,8 +5,9 @@ requests per project (``ETag`` / ``If-None-Match``; ``X-PyPI-Last-Serial`` or PE
 ``meta._last-serial`` is recorded when present), bounded concurrency, and retries with
 exponential backoff on 5xx, 429, timeouts and broken connections. Expect imperfect upstreams:
 some send no ETag, no serial and no PEP 658 ``core-metadata`` keys, though ``.metadata`` files
-may exist beside the wheels. Errors: a 404 project is ``ProjectNotFound``; anything else that
-fails is ``UpstreamUnavailable``, with the URL's credentials redacted.
+may exist beside the wheels. A PEP 792 ``project-status`` (JSON) or ``pypi:project-status``
+meta tag (HTML) is passed on with its reason. Errors: a 404 project is ``ProjectNotFound``;
+anything else that fails is ``UpstreamUnavailable``, with the URL's credentials redacted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import anyio
 import httpx
 
 from blobpi.mirror.core.errors import ProjectNotFound, UpstreamUnavailable, UpstreamUnreachable
-from blobpi.mirror.core.model import File
+from blobpi.mirror.core.model import File, Status, status_fields
 from blobpi.mirror.store.protocol import CHUNK_SIZE, redact_url
 
 __all__ = [
@@ -91,6 +92,10 @@ class UpstreamProject:
     files: tuple[File, ...]
     etag: str | None
     serial: int | None
+    # PEP 792 project-status and its reason; None is active. A quarantined project lists no
+    # files; the sync takes down what it mirrored of it.
+    status: Status | None = None
+    status_reason: str | None = None
 
 
 class _Anchors(HTMLParser):
@@ -99,15 +104,26 @@ class _Anchors(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.anchors: list[dict[str, str | None]] = []
+        self.meta: dict[str, str] = {}  # PEP 629 / PEP 792 <meta name=... content=...>
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             self.anchors.append(dict(attrs))
+        elif tag == "meta":
+            found = dict(attrs)
+            if found.get("name") and found.get("content") is not None:
+                self.meta.setdefault(str(found["name"]), str(found["content"]))
 
 
-def _files_from_html(text: str, page_url: str) -> list[File]:
+def _files_from_html(text: str, page_url: str) -> tuple[list[File], dict[str, Any]]:
     parser = _Anchors()
     parser.feed(text)
+    status = status_fields(
+        {
+            "status": parser.meta.get("pypi:project-status"),
+            "reason": parser.meta.get("pypi:project-status-reason"),
+        }
+    )
     files = []
     for a in parser.anchors:
         url, fragment = urldefrag(urljoin(page_url, a["href"] or ""))
@@ -127,16 +143,19 @@ def _files_from_html(text: str, page_url: str) -> list[File]:
                 core_metadata=core,
             )
         )
-    return files
+    return files, status
 
 
-def _parse_page(response: httpx.Response, name: str) -> tuple[list[File], int | None]:
+def _parse_page(
+    response: httpx.Response, name: str
+) -> tuple[list[File], int | None, dict[str, Any]]:
     page_url = str(response.url)
     content_type = response.headers.get("content-type", "")
     serial = response.headers.get("x-pypi-last-serial")
     if "json" in content_type:
         raw: dict[str, Any] = json.loads(response.content)
         serial = raw.get("meta", {}).get("_last-serial", serial)
+        status = status_fields(raw.get("project-status"))
         files = [
             dataclasses.replace(
                 f,
@@ -146,11 +165,13 @@ def _parse_page(response: httpx.Response, name: str) -> tuple[list[File], int | 
             for f in (File.from_json(item) for item in raw["files"])
         ]
     else:
-        files = _files_from_html(response.text, page_url)
+        files, status = _files_from_html(response.text, page_url)
     for f in files:
         if not isinstance(f.filename, str) or not f.url:
             raise ValueError(f"a file entry without filename or url: {f!r}")
-    return files, int(serial) if serial is not None else None
+    if status.get("status") == "quarantined":
+        files = []  # PEP 792: nothing of it may be offered, whatever the page still lists
+    return files, int(serial) if serial is not None else None, status
 
 
 class Upstream:
@@ -252,13 +273,13 @@ class Upstream:
                 f"{self.where} and its credentials"
             )
         try:
-            files, serial = _parse_page(response, name)
+            files, serial, status = _parse_page(response, name)
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise UpstreamUnavailable(
                 f"the upstream page of {name!r} is malformed ({type(e).__name__}: "
                 f"{str(e)[:120]}): the upstream must serve PEP 691 JSON or PEP 503 HTML"
             ) from None
-        return UpstreamProject(tuple(files), response.headers.get("etag"), serial)
+        return UpstreamProject(tuple(files), response.headers.get("etag"), serial, **status)
 
     async def api_version(self, name: str) -> str | None:
         """The PEP 691 ``api-version`` of the upstream's page of ``name`` when it answers

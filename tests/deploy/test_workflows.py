@@ -86,9 +86,11 @@ def test_check_workflow__runs_lock_check_and_summarises_the_diff() -> None:
 
 def test_check_workflow__blobpi_commands_parse() -> None:
     parser = build_parser()
-    for command in _blobpi_commands(CHECK):
+    commands = _blobpi_commands(CHECK)
+    for command in commands:
         args = parser.parse_args(command[1:])
-        assert args.command == "lock"
+        assert args.command in ("lock", "audit")
+    assert ["blobpi", "audit", "allowlist.txt", "--osv", "${osv}"] in commands
 
 
 def test_sync_workflow__oidc_only_and_starts_the_jobs() -> None:
@@ -147,7 +149,7 @@ def test_check_workflow__steps_pass_a_current_lock_and_summarise_it(tmp_path: Pa
     assert steps["Summarise the change"]["env"] == {
         "BASE_SHA": "${{ github.event.pull_request.base.sha }}"
     }
-    for name in ("Check the lock is current", "Summarise the change"):
+    for name in ("Check the lock is current", "Summarise the change", "Audit the lock"):
         script = steps[name]["run"]
         result = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
@@ -161,3 +163,59 @@ def test_check_workflow__steps_pass_a_current_lock_and_summarise_it(tmp_path: Pa
     text = summary.read_text()
     assert text.startswith("### Lock changes:") and "- added `" in text
     assert "removed" not in text.split("\n", 1)[1]
+    assert "Advisories" not in text  # no BLOBPI_OSV_URL: no advisories
+
+
+@pytest.mark.slow
+def test_check_workflow__advisories_in_the_summary_and_a_blocked_pin_fails(
+    tmp_path: Path,
+) -> None:
+    """With BLOBPI_OSV_URL set, the fetch, summary and audit steps as the runner runs them:
+    the summary lists the advisory a new pin brings, and the audit step fails on it."""
+    from tests.support.osv import ghsa_record, write_archive
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    run([*git, "init", "--quiet"])
+    (repo / "allowlist.txt").write_text("")
+    run([*git, "add", "."])
+    run([*git, "commit", "--quiet", "-m", "base"])
+    base = run([*git, "rev-parse", "HEAD"]).stdout.strip()
+    for name in ("allowlist.in", "allowlist.txt", "blobpi.toml"):
+        (repo / name).write_bytes((ROOT / name).read_bytes())
+    pinned = next(
+        line for line in (ROOT / "allowlist.txt").read_text().splitlines() if "==" in line
+    )
+    name, version = pinned.split(" ")[0].split("==")
+    archive = write_archive(
+        tmp_path / "published.zip", [ghsa_record("GHSA-test-test-test", name, version, None)]
+    )
+    summary = tmp_path / "summary.md"
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "RUNNER_TEMP": str(tmp_path),
+        "BASE_SHA": base,
+        "OSV_URL": archive.as_uri(),  # curl fetches file:// as the runner fetches https://
+    }
+    steps = _steps(CHECK)
+    assert steps["Fetch the advisories"]["env"] == {"OSV_URL": "${{ vars.BLOBPI_OSV_URL }}"}
+    codes = {}
+    for step in ("Fetch the advisories", "Summarise the change", "Audit the lock"):
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", steps[step]["run"]],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        codes[step] = (result.returncode, result.stdout + result.stderr)
+    assert codes["Fetch the advisories"][0] == 0 and codes["Summarise the change"][0] == 0
+    text = summary.read_text()
+    assert "### Advisories: 1 added, 0 removed; 1 blocking in the new lock" in text
+    assert f"- added: {name}=={version}: GHSA-test-test-test (high, no fixed version)" in text
+    code, output = codes["Audit the lock"]
+    assert code == 1 and f"{name}=={version} is blocked by GHSA-test-test-test" in output

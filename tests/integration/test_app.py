@@ -70,7 +70,7 @@ def test_app__project_page_json(served: Served) -> None:
     assert response.headers["content-type"] == JSON
     assert "Accept" in response.headers["vary"]
     doc = response.json()
-    assert doc["name"] == "demo-pkg" and doc["meta"]["api-version"] == "1.1"
+    assert doc["name"] == "demo-pkg" and doc["meta"]["api-version"] == "1.4"
     assert len(doc["files"]) == 2
 
 
@@ -259,7 +259,7 @@ def test_app__empty_index_serves_empty_root(tmp_path: Path) -> None:
         doc = client.get("/simple/", headers={"Accept": JSON}).json()
         assert doc["projects"] == []
         assert "0 projects" in client.get("/").text
-        assert json.loads(json.dumps(doc))["meta"]["api-version"] == "1.1"
+        assert json.loads(json.dumps(doc))["meta"]["api-version"] == "1.4"
 
 
 def test_app__metrics_count_requests_by_route(served: Served) -> None:

@@ -71,6 +71,10 @@ class LocalUpstream:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.serial = 1
         self.project_serials: dict[str, int] = {}  # PEP 691 root "_last-serial" per project
+        # PEP 792 status and reason per project; a quarantined one lists no files, as the
+        # public index does to malware
+        self.statuses: dict[str, tuple[str, str | None]] = {}
+        self.extra: dict[str, bytes] = {}  # other files served at these paths, with ETags
         self.lock = threading.Lock()
         self.port = 0
         self.scheme = "http"  # "https" when started with a TLS context
@@ -131,6 +135,11 @@ class LocalUpstream:
             self.dists[filename].yanked = reason
             self._bump(filename)
 
+    def set_status(self, project: str, status: str, reason: str | None = None) -> None:
+        with self.lock:
+            self.statuses[str(canonicalize_name(project))] = (status, reason)
+            self.serial += 1
+
     def fail(self, path: str, *faults: Fault) -> None:
         """Serve these faults, one per request, for ``path`` (a page or file URL path)."""
         with self.lock:
@@ -158,6 +167,9 @@ class LocalUpstream:
         )
 
     def _json(self, name: str, dists: list[Dist]) -> bytes:
+        status = self.statuses.get(name)
+        if status and status[0] == "quarantined":
+            dists = []
         files = []
         for d in dists:
             entry: dict[str, object] = {
@@ -175,10 +187,18 @@ class LocalUpstream:
                 entry["provenance"] = "../.." + d.url_path + ".provenance"
             files.append(entry)
         versions = sorted({str(parse_distribution_filename(d.filename).version) for d in dists})
-        meta: dict[str, object] = {"api-version": "1.1"}
-        return json.dumps(
-            {"meta": meta, "name": name, "files": files, "versions": versions}
-        ).encode()
+        meta: dict[str, object] = {"api-version": "1.4" if status else "1.1"}
+        document: dict[str, object] = {
+            "meta": meta,
+            "name": name,
+            "files": files,
+            "versions": versions,
+        }
+        if status:
+            document["project-status"] = {"status": status[0]} | (
+                {"reason": status[1]} if status[1] else {}
+            )
+        return json.dumps(document).encode()
 
     def _root(self) -> bytes:
         projects = [{"name": n, "_last-serial": s} for n, s in sorted(self.project_serials.items())]
@@ -209,6 +229,16 @@ class LocalUpstream:
         return json.dumps(body).encode()
 
     def _html(self, name: str, dists: list[Dist]) -> bytes:
+        status = self.statuses.get(name)
+        head = ""
+        if status:
+            head = f'<meta name="pypi:project-status" content="{status[0]}">'
+            if status[1]:
+                head += (
+                    f'<meta name="pypi:project-status-reason" content="{html.escape(status[1])}">'
+                )
+            if status[0] == "quarantined":
+                dists = []
         links = []
         for d in dists:
             attrs = f'href="../..{d.url_path}#sha256={d.sha256}"'
@@ -220,7 +250,10 @@ class LocalUpstream:
             if d.metadata is not None and self.core_metadata_keys:
                 attrs += f' data-core-metadata="sha256={hashlib.sha256(d.metadata).hexdigest()}"'
             links.append(f"<a {attrs}>{d.filename}</a><br/>")
-        body = f"<!DOCTYPE html><html><body><h1>{name}</h1>{''.join(links)}</body></html>"
+        body = (
+            f"<!DOCTYPE html><html><head>{head}</head><body><h1>{name}</h1>{''.join(links)}"
+            "</body></html>"
+        )
         return body.encode()
 
     # --- serving -----------------------------------------------------------------------
@@ -255,6 +288,12 @@ class LocalUpstream:
                     return self._send(500, b"injected failure", {})
                 if fault == "slow":
                     time.sleep(upstream.slow_seconds)
+                if path in upstream.extra:
+                    body = upstream.extra[path]
+                    etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+                    if self.headers.get("If-None-Match") == etag:
+                        return self._send(304, b"", {"ETag": etag})
+                    return self._send(200, body, {"ETag": etag})
                 if path in ("/simple", "/simple/"):
                     with upstream.lock:
                         body = upstream._root()
@@ -295,7 +334,7 @@ class LocalUpstream:
                 with upstream.lock:
                     dists = upstream._project_dists(name)
                     serial = upstream.serial
-                if not dists:
+                if not dists and name not in upstream.statuses:
                     return self._send(404, b"no such project", {})
                 wants_json = "json" in self.headers.get("Accept", "") and not upstream.html_only
                 if wants_json:

@@ -242,3 +242,44 @@ def test_plan_deletes__a_file_linked_again_is_no_longer_pending() -> None:
     pending = {str(back.blob_path): long_ago, str(gone.blob_path): long_ago}
     deletes = plan_deletes(pending, [], [back], NOW, dt.timedelta(days=7))
     assert deletes.due == (gone.blob_path,) and deletes.pending == {}
+
+
+def _demo(filename: str) -> File:
+    return next(f for f in UPSTREAM if f.filename == filename)
+
+
+def test_plan_project__blocked_version_is_not_fetched_and_its_pin_is_an_error() -> None:
+    wheel = _demo("demo-1.0-py3-none-any.whl")
+    lines = parse_allowlist(f"demo==1.0 --hash=sha256:{wheel.sha256}")
+    plan = plan_project(DEMO, lines, UPSTREAM, [], FILTERS, NOW, blocked={"1.0": "GHSA-x"})
+    assert plan.fetch == () and plan.errors == ("'demo==1.0' is kept out: GHSA-x",)
+
+
+def test_plan_project__a_ranged_line_skips_blocked_versions_with_a_note() -> None:
+    plan = plan_project(
+        DEMO, parse_allowlist("demo<3"), UPSTREAM, [], FILTERS, NOW, blocked={"2.0": "GHSA-x"}
+    )
+    assert {w.upstream.filename for w in plan.fetch} == {
+        "demo-1.0-py3-none-any.whl",
+        "demo-1.0.tar.gz",
+    }
+    assert not plan.errors and any("GHSA-x" in n for n in plan.notes)
+
+
+def test_plan_project__takedown_drops_stored_files_at_once() -> None:
+    stored = _demo("demo-1.0-py3-none-any.whl")
+    upstream = [f for f in UPSTREAM if f != stored]  # upstream deleted it as well
+    lines = parse_allowlist(f"demo==1.0 --hash=sha256:{stored.sha256}")
+    plan = plan_project(DEMO, lines, upstream, [stored], FILTERS, NOW, takedown={"1.0": "MAL-1"})
+    assert plan.drop == (stored,) and plan.keep == () and plan.fetch == ()
+    assert plan.takedowns == ("'demo-1.0-py3-none-any.whl' taken down (deleted upstream): MAL-1",)
+    # without the takedown, a file deleted upstream stays while its line names it
+    kept = plan_project(DEMO, lines, upstream, [stored], FILTERS, NOW)
+    assert kept.keep == (stored,) and kept.drop == ()
+
+
+def test_plan_project__urgent_line_passes_the_cool_down() -> None:
+    cool = dataclasses.replace(FILTERS, min_age_hours=24 * 365)
+    assert _fetched("demo==2.0", cool) == []
+    urgent = _fetched("demo==2.0  # blobpi: urgent: fixes CVE-2025-1", cool)
+    assert "demo-2.0.tar.gz" in urgent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html.parser
 import json
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
-from blobpi.mirror.core.model import File, ProjectList, ProjectPage
+from blobpi.mirror.core.model import File, ProjectList, ProjectPage, Status
 from blobpi.mirror.core.render import (
     render_index_html,
     render_index_json,
@@ -56,7 +57,7 @@ def _json_files() -> dict[str, dict[str, Any]]:
 
 def test_render_project_json__document_keys() -> None:
     doc = json.loads(render_project_json(PAGE))
-    assert doc["meta"] == {"api-version": "1.1"}
+    assert doc["meta"] == {"api-version": "1.4"}
     assert doc["name"] == "demo"
     assert doc["versions"] == ["0.9", "1.0", "2.0a1"]  # PEP 700: PEP 440 order
     assert [f["filename"] for f in doc["files"]] == sorted(_json_files())
@@ -128,7 +129,7 @@ def _html_anchors() -> dict[str, dict[str, str | None]]:
 def test_render_project_html__repository_version_meta() -> None:
     parser = _Anchors()
     parser.feed(render_project_html(PAGE).decode())
-    assert parser.meta == {"name": "pypi:repository-version", "content": "1.1"}  # PEP 629
+    assert parser.meta == {"name": "pypi:repository-version", "content": "1.4"}  # PEP 629
 
 
 @pytest.mark.parametrize(
@@ -169,7 +170,7 @@ def test_render_index__both_formats_list_every_project() -> None:
     projects = ProjectList.of(canonicalize_name(n) for n in ["b", "a-b", "a"])
     doc = json.loads(render_index_json(projects))
     assert doc == {
-        "meta": {"api-version": "1.1"},
+        "meta": {"api-version": "1.4"},
         "projects": [{"name": "a"}, {"name": "a-b"}, {"name": "b"}],
     }
     parser = _Anchors()
@@ -195,3 +196,42 @@ def test_project_page__rejects_unnormalized_and_duplicate() -> None:
         ProjectPage(name="Demo")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         ProjectPage(name="demo", files=(WHEEL, WHEEL))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [("archived", "moved to demo2"), ("deprecated", None), ("quarantined", "malware <script>")],
+)
+def test_render__pep792_status_read_by_an_independent_client(
+    status: Status, reason: str | None
+) -> None:
+    import pypi_simple
+
+    files = () if status == "quarantined" else PAGE.files
+    page = dataclasses.replace(PAGE, files=files, status=status, status_reason=reason)
+    from_json = pypi_simple.ProjectPage.from_json_data(
+        json.loads(render_project_json(page)), "https://idx/simple/demo/"
+    )
+    from_html = pypi_simple.ProjectPage.from_html(
+        "demo", render_project_html(page), "https://idx/simple/demo/"
+    )
+    for parsed in (from_json, from_html):
+        assert (str(parsed.status), parsed.status_reason) == (status, reason)
+        assert parsed.repository_version == "1.4"
+    # PEP 792's field names, as the spec spells them
+    document = json.loads(render_project_json(page))
+    assert document["project-status"] == {
+        "status": status,
+        **({"reason": reason} if reason else {}),
+    }
+    assert ProjectPage.from_json(document) == page  # the page is its own record
+
+
+def test_render__active_has_no_status_marker() -> None:
+    assert b"project-status" not in render_project_json(PAGE)
+    assert b"pypi:project-status" not in render_project_html(PAGE)
+
+
+def test_project_page__quarantined_lists_no_files() -> None:
+    with pytest.raises(ValueError, match="quarantined 'demo' must list no files"):
+        dataclasses.replace(PAGE, status="quarantined")
