@@ -23,8 +23,8 @@ from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.settings import with_upstream
 from blobpi.mirror.store.protocol import open_store, redact_url
 from blobpi.sync.core.allowlist import Entry, read_allowlist
-from blobpi.sync.core.pylock import entries_of, is_pylock, parse_pylock
 from blobpi.sync.core.gate import parse_waivers
+from blobpi.sync.core.pylock import entries_of, is_pylock, parse_pylock
 from blobpi.sync.io.report import Report
 
 __all__ = ["configure_parser"]

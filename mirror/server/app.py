@@ -43,8 +43,8 @@ from blobpi.mirror.ops.tokens import TokenFile
 from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
 from blobpi.mirror.server.cache import CachedPage, PageCache
 from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
-from blobpi.mirror.server.requestlog import RequestLogMiddleware
 from blobpi.mirror.server.osv_api import AdvisoryCache, osv_routes
+from blobpi.mirror.server.requestlog import RequestLogMiddleware
 from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.status import Summary, overview, project_status
 from blobpi.mirror.server.telemetry import tracing_middleware

@@ -372,7 +372,7 @@ async def run_sync(
             progress or Progress(),
             previous,
         )
-        gating: dict[str, Any] = {"now": run.now, "report": report, "timeout": config.timeout}
+        gating: dict[str, Any] = {"now": run.now, "report": report, "client": client}
         try:
             if dry_run:
                 run.gate = await open_gate(store, curation, waivers, refresh=False, **gating)

@@ -1,12 +1,15 @@
 """The sync's curation gate, opened once a run: the OSV database refreshed from
-``[curation] osv-url`` (under the lease), else the copy the container holds, with the
-allow-list's waivers. A failed refresh with a stored copy is a note (the gate still holds);
-with no copy at all it is a failure, and the run goes on without a gate."""
+``[curation] osv-url`` (under the lease, through the sync's client), else the copy the
+container holds, with the allow-list's waivers. A failed refresh with a stored copy is a note
+(the gate still holds); with no copy at all it is a failure, and the run goes on without a
+gate."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+
+import httpx
 
 from blobpi.mirror.core.errors import MirrorError
 from blobpi.mirror.core.settings import CurationConfig
@@ -27,15 +30,15 @@ async def open_gate(
     now: dt.datetime,
     report: Report,
     refresh: bool,
-    timeout: float = 60.0,
+    client: httpx.AsyncClient | None = None,
 ) -> Gate | None:
     """The gate for this run, or None when there is no database (see the module docstring)."""
     if curation is None:
         return None
     database, failure = None, None
-    if refresh and curation.osv_url:
+    if refresh and curation.osv_url and client is not None:
         try:
-            database = await refresh_database(store, curation.osv_url, timeout)
+            database = await refresh_database(store, curation.osv_url, client)
         except MirrorError as e:
             failure = str(e)
     if database is None:

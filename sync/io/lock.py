@@ -208,7 +208,13 @@ def _resolve(source: Path, settings: Settings, avoid: Sequence[str], tmp: str) -
             pins += [
                 dataclasses.replace(p, via=via)
                 for p in _compile(
-                    build_in, python, platform, upstream, environ, constraints, settings.sync,
+                    build_in,
+                    python,
+                    platform,
+                    upstream,
+                    environ,
+                    constraints,
+                    settings.sync,
                     cooldown,
                 )  # fmt: skip
             ]

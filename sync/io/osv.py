@@ -29,28 +29,29 @@ __all__ = ["MAX_ARCHIVE_BYTES", "refresh_database"]
 MAX_ARCHIVE_BYTES = 1024**3  # the PyPI export is tens of MB; a bound, not a budget
 
 
-async def _download(url: str, etag: str | None, timeout: float) -> tuple[bytes | None, str | None]:
+async def _download(
+    client: httpx.AsyncClient, url: str, etag: str | None
+) -> tuple[bytes | None, str | None]:
     headers = {"If-None-Match": etag} if etag else {}
     where = redact_url(url)
     try:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(timeout)) as client:
-            async with client.stream("GET", url, headers=headers) as response:
-                if response.status_code == 304:
-                    return None, etag
-                if response.status_code != 200:
+        async with client.stream("GET", url, headers=headers) as response:
+            if response.status_code == 304:
+                return None, etag
+            if response.status_code != 200:
+                raise UpstreamUnavailable(
+                    f"the OSV archive {where} answered HTTP {response.status_code}: "
+                    "check [curation] osv-url (BLOBPI_OSV_URL)"
+                )
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_ARCHIVE_BYTES:
                     raise UpstreamUnavailable(
-                        f"the OSV archive {where} answered HTTP {response.status_code}: "
-                        "check [curation] osv-url (BLOBPI_OSV_URL)"
+                        f"the OSV archive {where} is over {MAX_ARCHIVE_BYTES} bytes: is "
+                        "osv-url the PyPI export's all.zip?"
                     )
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_ARCHIVE_BYTES:
-                        raise UpstreamUnavailable(
-                            f"the OSV archive {where} is over {MAX_ARCHIVE_BYTES} bytes: is "
-                            "osv-url the PyPI export's all.zip?"
-                        )
-                return bytes(body), response.headers.get("etag")
+            return bytes(body), response.headers.get("etag")
     except httpx.HTTPError as e:
         raise UpstreamUnavailable(
             f"cannot fetch the OSV archive {where} ({type(e).__name__}): check [curation] "
@@ -67,12 +68,13 @@ async def _read_local(path: Path) -> bytes:
         ) from None
 
 
-async def refresh_database(store: BlobStore, url: str, timeout: float = 60.0) -> Database:
-    """Fetch ``url`` into the container when it changed; return the database now stored."""
+async def refresh_database(store: BlobStore, url: str, client: httpx.AsyncClient) -> Database:
+    """Fetch ``url`` into the container when it changed; return the database now stored.
+    ``client`` is the sync's own (``sync.io.network``: its proxies and trust store)."""
     source, _ = await read_record(store, osv_source_path())
     etag = source.get("etag") if source.get("url") == url else None
     if urlsplit(url).scheme in ("http", "https"):
-        data, new_etag = await _download(url, etag, timeout)
+        data, new_etag = await _download(client, url, etag)
     else:
         data, new_etag = await _read_local(Path(url.removeprefix("file://"))), None
     if data is None:  # 304: the stored copy is current
@@ -82,7 +84,7 @@ async def refresh_database(store: BlobStore, url: str, timeout: float = 60.0) ->
             stored = None
         if stored is not None:
             return await anyio.to_thread.run_sync(parse_archive, stored.data, osv_archive_path())
-        data, new_etag = await _download(url, None, timeout)  # the copy went missing
+        data, new_etag = await _download(client, url, None)  # the copy went missing
         assert data is not None
     # refused before it replaces anything; parsed in a worker thread (tens of thousands of records)
     database = await anyio.to_thread.run_sync(parse_archive, data, redact_url(url))
