@@ -15,7 +15,7 @@ venv: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[azureml,otel]" --group dev
+	$(BIN)/python -m pip install --quiet -e ".[azureml,otel,uvicorn]" --group dev
 	touch $@
 
 azurite: $(AZURITE)
@@ -72,7 +72,11 @@ test: venv azurite tools browser lint
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
 
-bench: venv
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+# Servers on core 0, load on core 1; peers install into bench/out/peers/ (never committed);
+# tables print and land in bench/results/. About 12 minutes on 2 cores.
+bench: venv azurite
+	command -v wrk >/dev/null && command -v nginx >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq wrk nginx-light)
 	$(BIN)/python bench/bench_server.py
-	$(BIN)/python bench/bench_sync.py
+	$(BIN)/python bench/bench_writes.py
+	$(BIN)/python bench/bench_sync.py --repeat 1

@@ -1,255 +1,195 @@
-"""Benchmark the index server against peers on this machine, in one run, and print ratios.
+"""Benchmark the index server against its peers on one corpus, and print one table.
 
-1. Requests/s for one project page with 1,200 files (PEP 503 HTML, as pip's fallback reads
-   it, and PEP 691 JSON), loaded by wrk over loopback for a fixed time, for:
-   blobpi (uvicorn, one worker, LocalStore), pypiserver 2.x (`--server auto`: waitress;
-   it lists its package directory per request) and a static file server (Python's
-   http.server, a floor for serving the same bytes).
-2. Peak RSS of the blobpi server while a 1 GiB file is downloaded through it.
+Each server runs alone on core 0, wrk (``-t2 -c32``) on core 1: blobpi under granian and
+under uvicorn (LocalStore, and granian on Azurite), nginx serving the store's pre-rendered
+tree as static files (the limit; ``gzip_static``), pypiserver 2.x (waitress, cached-dir),
+simple-repository-server (a local directory) and proxpi (gunicorn, one worker, caching the
+nginx tree). Rows: the root page (10,000 projects), a small page, a 5,000-file page and a
+40,000-file page (JSON and HTML, identity and gzip), a ``.metadata`` file and a 16 MiB
+download. Each cell: req/s, server CPU ms per request, p50/p99. devpi-server is not run
+(README, Performance). Results: ``bench/results/server-<time>.json`` and ``.md``.
 
-Run: ``make bench`` (installs wrk from Debian and the peers into bench/out/peers-venv).
-Traffic goes to 127.0.0.1 only, bounded by wrk's duration.
+    .venv/bin/python bench/bench_server.py [--seconds 5] [--only blobpi-granian,nginx]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path
 
 import anyio
 import httpx
-from packaging.utils import canonicalize_name
-
-from blobpi.mirror.core.layout import content_path, page_path
-from blobpi.mirror.core.model import File, ProjectList, ProjectPage
-from blobpi.mirror.core.negotiate import Format
-from blobpi.mirror.store.local import LocalStore
-from blobpi.mirror.store.pages import update_project, update_root
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.azurite import corpus_on_azurite  # noqa: E402
+from bench.corpus import Corpus, build  # noqa: E402
+from bench.load import Result, Served, free_port, serving  # noqa: E402
+from bench.peers import PEERS, nginx, peer_python  # noqa: E402
+
 OUT = ROOT / "bench" / "out"
+RESULTS = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
-PROJECT = canonicalize_name("bench-project")
-GIB = 1024**3
+JSON, HTML = "application/vnd.pypi.simple.v1+json", "text/html"
+GZ = {"Accept-Encoding": "gzip"}
+
+# (row, path or "{big}"/"{metadata}", headers)
+ROWS: list[tuple[str, str, dict[str, str]]] = [
+    ("root (10k projects) JSON gzip", "/simple/", {"Accept": JSON, **GZ}),
+    ("root (10k projects) HTML gzip", "/simple/", {"Accept": HTML, **GZ}),
+    ("small page JSON", "/simple/small/", {"Accept": JSON}),
+    ("small page HTML gzip", "/simple/small/", {"Accept": HTML, **GZ}),
+    ("5k-file page JSON gzip", "/simple/big5k/", {"Accept": JSON, **GZ}),
+    ("5k-file page JSON identity", "/simple/big5k/", {"Accept": JSON}),
+    ("5k-file page HTML gzip", "/simple/big5k/", {"Accept": HTML, **GZ}),
+    ("40k-file page JSON gzip", "/simple/big40k/", {"Accept": JSON, **GZ}),
+    ("40k-file page HTML identity", "/simple/big40k/", {"Accept": HTML}),
+    (".metadata", "{metadata}", {}),
+    ("16 MiB download", "{big}", {}),
+]
 
 
-def _port() -> int:
-    import socket
+def _file_urls(served: Served, corpus: Corpus) -> dict[str, str]:
+    """Where this server links the 16 MiB file and its .metadata (each server has its own
+    URL scheme): from its small page, as pip finds them."""
+    small = f"{served.url}{served.prefix}small/"
+    page = httpx.get(small, headers={"Accept": HTML}, timeout=30)
+    filename = corpus.big_path.rsplit("/", 1)[1]
+    href = re.search(rf'href="([^"#]*{re.escape(filename)})[#"]', page.text)
+    if href is None:
+        return {}
+    url = httpx.URL(small).join(href[1])
+    path = url.raw_path.decode()
+    urls = {"{big}": path}
+    if httpx.get(f"{served.url}{path}.metadata", timeout=30).status_code == 200:
+        urls["{metadata}"] = f"{path}.metadata"
+    return urls
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+
+def _measure(served: Served, corpus: Corpus, seconds: int) -> dict[str, Result | None]:
+    urls = _file_urls(served, corpus)
+    results: dict[str, Result | None] = {}
+    for row, path, headers in ROWS:
+        target = urls.get(path) if path.startswith("{") else path.replace("/simple/", served.prefix)
+        if target is None:
+            results[row] = None
+            continue
+        try:  # warm: caches filled, pages compressed; a first answer may take long
+            httpx.get(served.url + target, headers=headers, timeout=30)
+        except httpx.TimeoutException:
+            results[row] = None
+            continue
+        served.load(target, headers, 1)
+        results[row] = served.load(target, headers, seconds)
+        print(f"  {served.name:28} {row:32} {_cell(results[row])}", flush=True)
+    return results
 
 
-@contextmanager
-def _serving(args: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[int]:
-    process = subprocess.Popen(
-        args,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _cell(result: Result | None) -> str:
+    if result is None:
+        return "n/a"
+    if result.rps == 0:
+        return "timeout (no answer in 10 s)"
+    errors = f" ({result.errors} errors)" if result.errors else ""
+    return (
+        f"{result.rps:,.0f}/s ({result.mb_per_s:,.0f} MB/s), {result.cpu_ms:.3f} ms CPU, "
+        f"p50 {result.p50_ms:.1f} / p99 {result.p99_ms:.1f} ms{errors}"
     )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url, timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"{args[0]} did not start")
-        yield process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
-def _wrk(url: str, seconds: int, accept: str) -> float:
-    out = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{seconds}s", "-H", f"Accept: {accept}", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if match is None or non_2xx:
-        raise RuntimeError(f"wrk failed against {url}:\n{out}")
-    return float(match.group(1))
+Start = Callable[[], AbstractContextManager[Served]]
 
 
-def _peak_rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM")
-
-
-async def _fill_store(store: LocalStore, files: int, packages_dir: Path) -> None:
-    entries = []
-    now = dt.datetime.now(dt.UTC)
-    for i in range(files):
-        version = f"1.{i // 4}.{i % 4}"
-        filename = f"bench_project-{version}-py3-none-any.whl"
-        digest = hashlib.sha256(filename.encode()).hexdigest()
-        (packages_dir / filename).write_bytes(b"x")  # what pypiserver lists
-        entries.append(
-            File.stored(
-                content_path(digest, filename),
-                filename=filename,
-                hashes={"sha256": digest},
-                requires_python=">=3.8",
-                size=1,
-                upload_time=now,
-                core_metadata={"sha256": digest},
-            )
+def _servers(corpus: Corpus, azurite: tuple[str, str] | None) -> Iterator[tuple[str, Start]]:
+    blobpi = str(BIN / "blobpi")
+    store = str(corpus.store_dir)
+    env = {"BLOBPI_PAGE_TTL": "60", "BLOBPI_ANONYMOUS_READ": "1", "BLOBPI_ACCESS_LOG": "0"}
+    for stack in ("granian", "uvicorn"):
+        port = free_port()
+        args = [blobpi, "serve", "--storage", store, "--port", str(port), "--server", stack]
+        yield f"blobpi-{stack}", partial(serving, f"blobpi ({stack})", args, port, "/health", env)
+    if azurite is not None:
+        port = free_port()
+        args = [blobpi, "serve", "--storage", azurite[0], "--port", str(port)]
+        on_azurite = {**env, "AZURE_STORAGE_CONNECTION_STRING": azurite[1]}
+        yield (
+            "blobpi-granian-azurite",
+            partial(serving, "blobpi (granian, Azurite)", args, port, "/health", on_azurite),
         )
-    page = ProjectPage.build(
-        PROJECT, entries, [e.filename.split("-")[1] for e in entries], origin="private"
-    )
-    await update_project(store, PROJECT, lambda _: page)
-    await update_root(store, lambda p: ProjectList.of([*p.projects, PROJECT]))
+    yield "nginx", partial(nginx, corpus, OUT)
+    for name, peer in PEERS.items():
+        yield name, partial(_peer, peer, corpus, name)
 
 
-async def _chunks(total: int) -> AsyncIterator[bytes]:
-    block = os.urandom(4 * 1024 * 1024)
-    sent = 0
-    while sent < total:
-        piece = block[: min(len(block), total - sent)]
-        sent += len(piece)
-        yield piece
-
-
-def _peers_python() -> Path:
-    venv = OUT / "peers-venv"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "pypiserver>=2.4", "waitress"], check=True
-        )
-    return python
+def _peer(
+    peer: Callable[[Corpus, Path], AbstractContextManager[Served]], corpus: Corpus, name: str
+) -> AbstractContextManager[Served]:
+    return peer(corpus, peer_python(name, OUT))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
-    parser.add_argument("--files", type=int, default=1200)
-    parser.add_argument("--stream-bytes", type=int, default=GIB)
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per cell")
+    parser.add_argument("--root-projects", type=int, default=10_000)
+    parser.add_argument("--only", help="comma-separated server names")
+    parser.add_argument("--no-azurite", action="store_true")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("bench: wrk not found: apt-get install wrk (make bench does it)")
-    OUT.mkdir(parents=True, exist_ok=True)
-    peers = _peers_python()
-    results: dict[str, object] = {}
-    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
-        data, packages = Path(tmp) / "data", Path(tmp) / "packages"
-        packages.mkdir()
-        store = LocalStore(data)
-        anyio.run(_fill_store, store, args.files, packages)
-        page_bytes = (data / page_path(PROJECT, Format.HTML)).stat().st_size
+    if shutil.which("wrk") is None or shutil.which("nginx") is None:
+        sys.exit("bench: wrk and nginx are needed: apt-get install wrk nginx (make bench does)")
+    corpus = Corpus(OUT / "corpus")
+    anyio.run(build, corpus, args.root_projects)
+    load = os.getloadavg()
+    only = set(args.only.split(",")) if args.only else None
+    table: dict[str, dict[str, Result | None]] = {}
+    skip_azurite = args.no_azurite or (only is not None and not any("azurite" in o for o in only))
+    with corpus_on_azurite(corpus, skip_azurite) as azurite:
+        for name, start in _servers(corpus, azurite):
+            if only is not None and name not in only:
+                continue
+            print(f"bench: {name}", flush=True)
+            with start() as served:
+                table[name] = _measure(served, corpus, args.seconds)
+    _report(table, load, os.getloadavg(), args.seconds)
 
-        rates: dict[str, float] = {}
-        port = _port()
-        url = f"http://127.0.0.1:{port}"
-        with _serving(
-            [str(BIN / "blobpi"), "serve", "--storage", str(data), "--port", str(port)],
-            f"{url}/health",
-            {"BLOBPI_PAGE_TTL": "2"},
-        ):
-            for fmt, accept in (
-                ("html", "text/html"),
-                ("json", "application/vnd.pypi.simple.v1+json"),
-            ):
-                rates[f"blobpi {fmt}"] = _wrk(f"{url}/simple/{PROJECT}/", args.seconds, accept)
-        port = _port()
-        url = f"http://127.0.0.1:{port}"
-        with _serving(
-            [
-                str(peers),
-                "-m",
-                "pypiserver",
-                "run",
-                "-p",
-                str(port),
-                "-a",
-                ".",
-                "-P",
-                ".",
-                "-i",
-                "127.0.0.1",
-                "--server",
-                "auto",
-                str(packages),
-            ],
-            f"{url}/simple/",
-        ):
-            rates["pypiserver html"] = _wrk(f"{url}/simple/{PROJECT}/", args.seconds, "text/html")
-        port = _port()
-        url = f"http://127.0.0.1:{port}"
-        with _serving(
-            [
-                sys.executable,
-                "-m",
-                "http.server",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-                str(data),
-            ],
-            f"{url}/",
-        ):
-            rates["http.server static html"] = _wrk(
-                f"{url}/{page_path(PROJECT, Format.HTML)}", args.seconds, "text/html"
-            )
-        results["page_bytes"] = page_bytes
-        results["requests_per_second"] = rates
-        results["ratios"] = {
-            "blobpi html / pypiserver html": rates["blobpi html"] / rates["pypiserver html"],
-            "blobpi html / http.server static": rates["blobpi html"]
-            / rates["http.server static html"],
-        }
 
-        # Memory while streaming a large file through the server.
-        big = content_path("0" * 64, "big-1.0-py3-none-any.whl")
-        anyio.run(lambda: store.put(big, _chunks(args.stream_bytes)))
-        port = _port()
-        url = f"http://127.0.0.1:{port}"
-        with _serving(
-            [str(BIN / "blobpi"), "serve", "--storage", str(data), "--port", str(port)],
-            f"{url}/health",
-        ) as pid:
-            idle = _peak_rss_kib(pid)
-            started = time.monotonic()
-            received = 0
-            with httpx.stream("GET", f"{url}/{big}", timeout=120) as response:
-                for chunk in response.iter_raw(1024 * 1024):
-                    received += len(chunk)
-            elapsed = time.monotonic() - started
-            peak = _peak_rss_kib(pid)
-        assert received == args.stream_bytes, received
-        results["stream"] = {
-            "bytes": received,
-            "seconds": round(elapsed, 2),
-            "MiB_per_s": round(received / 2**20 / elapsed, 1),
-            "server_peak_rss_MiB_before": round(idle / 1024, 1),
-            "server_peak_rss_MiB_after": round(peak / 1024, 1),
-        }
-    print(json.dumps(results, indent=2))
+def _report(
+    table: dict[str, dict[str, Result | None]],
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+    seconds: int,
+) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    names = list(table)
+    lines = [
+        f"Server benchmark {stamp}: each server alone on core 0, wrk -t2 -c32 -d{seconds}s on "
+        f"core 1; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after. "
+        "Cells: req/s (MB/s for downloads), server CPU ms per request, p50 / p99.",
+        "",
+        "| row | " + " | ".join(names) + " |",
+        "| --- |" + " --- |" * len(names),
+    ]
+    for row, _, _ in ROWS:
+        lines.append(f"| {row} | " + " | ".join(_cell(table[n].get(row)) for n in names) + " |")
+    text = "\n".join(lines) + "\n"
+    (RESULTS / f"server-{stamp}.md").write_text(text)
+    raw = {n: {r: (vars(v) if v else None) for r, v in rows.items()} for n, rows in table.items()}
+    (RESULTS / f"server-{stamp}.json").write_text(
+        json.dumps(
+            {"load": [load_before, load_after], "seconds": seconds, "servers": raw}, indent=1
+        )
+    )
+    print(text)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import anyio
 
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.settings import Settings
-from blobpi.mirror.ops.publish import publish
+from blobpi.mirror.ops.publish import Batch
 from blobpi.mirror.store.protocol import open_store
 
 __all__ = ["configure_parser"]
@@ -29,6 +29,15 @@ def configure_parser(subparsers: Any) -> None:
     add_storage_argument(serve)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument(
+        "--server",
+        dest="http_server",
+        choices=("granian", "uvicorn"),
+        help="the HTTP server under the app (default granian)",
+    )
+    serve.add_argument(
+        "--workers", type=int, help="server processes, granian only (default 1; about one a core)"
+    )
     serve.set_defaults(handler=_serve)
 
     upload = subparsers.add_parser("upload", help="add private wheels or sdists to the index")
@@ -38,7 +47,7 @@ def configure_parser(subparsers: Any) -> None:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from blobpi.mirror.server.app import create_app
+    from blobpi.mirror.cli.serving import serve
 
     if not settings.storage.startswith(("http://", "https://")):
         if not Path(settings.storage).is_dir():
@@ -46,21 +55,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 f"the storage directory {settings.storage!r} does not exist: check --storage, "
                 "or fill it first with 'blobpi upload' or 'blobpi sync'"
             )
-    import uvicorn
-
-    from blobpi.mirror.cli.serving import serve_and_announce
-
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
-        proxy_headers=True,
-        server_header=False,
-        log_level="info",
-        log_config=None,  # uvicorn's loggers go to blobpi's handler (cli/main.py): one format
-        access_log=False,  # blobpi.access logs each request, with its request id
-    )
-    serve_and_announce(config, settings)
+    serve(settings)
     return 0
 
 
@@ -72,17 +67,20 @@ def _upload(args: argparse.Namespace, settings: Settings) -> int:
     async def _run() -> None:
         async with open_store(settings.storage, settings.storage_connection_string) as store:
             await store.ensure()
-            for path in args.files:
-                with path.open("rb") as f:
-                    result = await publish(
-                        store,
-                        path.name,
-                        f,
-                        max_bytes=settings.server.max_upload_bytes,
-                        shared_names=settings.shared_names,
-                    )
-                verb = "uploaded" if result.created else "already present, unchanged:"
-                print(f"{verb} {path.name} (sha256 {result.file.sha256})")
+            batch = Batch(
+                store,
+                max_bytes=settings.server.max_upload_bytes,
+                shared_names=settings.shared_names,
+            )
+            try:
+                for path in args.files:
+                    with path.open("rb") as f:
+                        result = await batch.add(path.name, f)
+                    verb = "uploaded" if result.created else "already present, unchanged:"
+                    print(f"{verb} {path.name} (sha256 {result.file.sha256})")
+            finally:  # each page once, with every file stored before any refusal
+                await batch.commit()
+            print(f"published {len(args.files)} file(s)")
 
     anyio.run(_run)
     return 0

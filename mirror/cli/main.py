@@ -31,6 +31,8 @@ _FLAGS = {
     "storage": "storage",
     "host": "server.host",
     "port": "server.port",
+    "http_server": "server.http_server",
+    "workers": "server.workers",
     "token_file": "server.token_file",
     "upstream": "sync.upstream",
     "allowlist": "sync.allowlist",

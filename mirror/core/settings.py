@@ -106,6 +106,11 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     page_ttl: float = 2.0  # seconds a cached page is served before it is revalidated
+    # The HTTP server under the app (mirror/cli/serving.py): granian measured 3.7x
+    # uvicorn's page requests per core for the same app (README, Performance).
+    http_server: str = "granian"
+    workers: int = 1  # server processes; each keeps its own page cache
+    access_log: bool = True  # a blobpi.access line per request (the benchmarks turn it off)
     max_upload_bytes: int = 1024**3
     # Access control (mirror/server/auth.py). None: anonymous read only when on loopback.
     anonymous_read: bool | None = None

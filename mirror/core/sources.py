@@ -94,6 +94,16 @@ def _bool(raw: object) -> bool:
     return value in _TRUE
 
 
+def _choice(*allowed: str) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        value = raw.strip().lower() if isinstance(raw, str) else None
+        if value not in allowed:
+            raise ValueError(f"is not one of {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
 def _size(raw: object) -> int:
     try:
         return parse_size(raw)
@@ -169,6 +179,9 @@ _KEYS = (
     _Key("server", "host", _text, "0.0.0.0", "BLOBPI_HOST"),
     _Key("server", "port", _number(int, 0, 65535), "8080", "BLOBPI_PORT"),
     _Key("server", "page_ttl", _FLOAT, "2", "BLOBPI_PAGE_TTL"),
+    _Key("server", "http_server", _choice("granian", "uvicorn"), "granian", "BLOBPI_HTTP_SERVER"),
+    _Key("server", "workers", _number(int, 1, 256), "4", "BLOBPI_WORKERS"),
+    _Key("server", "access_log", _bool, "false", "BLOBPI_ACCESS_LOG"),
     _Key("server", "max_upload_bytes", _size, "1GiB", "BLOBPI_MAX_UPLOAD_BYTES"),
     _Key("server", "anonymous_read", _bool, "true", "BLOBPI_ANONYMOUS_READ"),
     _Key("server", "token_file", _text, "tokens.json", "BLOBPI_TOKEN_FILE"),

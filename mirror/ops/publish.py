@@ -1,4 +1,4 @@
-"""Publish a private distribution: verify it, store it write-once, and re-render its pages.
+"""Publish private distributions: verify them, store them write-once, re-render their pages.
 
 The one path for ``blobpi upload``, the upload API and ``azureml add-private-wheel``.
 Write order (crash-safe, DESIGN.md): the file blob, then its PEP 658 ``.metadata``, then the
@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from typing import IO
 
 import anyio.to_thread
+from packaging.utils import NormalizedName
 
 from blobpi.mirror.core.distribution import inspect_distribution
 from blobpi.mirror.core.errors import (
@@ -31,7 +32,7 @@ from blobpi.mirror.ops.tombstones import read_tombstones
 from blobpi.mirror.store.pages import read_project, update_project, update_root
 from blobpi.mirror.store.protocol import CHUNK_SIZE, BlobStore
 
-__all__ = ["Published", "publish"]
+__all__ = ["Batch", "Published", "publish"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,6 +74,162 @@ def _refuse_mirrored(page: ProjectPage | None, filename: str, allow_mirrored: bo
         )
 
 
+class Batch:
+    """Publish many distributions, rendering each project's pages once: ``add`` verifies and
+    stores each file (blob, then ``.metadata``), ``commit`` writes each project's pages with
+    all of its new files, then the root. Linear in the files: a page is read once when its
+    project is first seen, and rendered once per ``commit``, not once per file.
+
+    ``shared_names`` (``BLOBPI_SHARED_NAMES``) is the deliberate override of the
+    dependency-confusion guard: names that may be both mirrored and private."""
+
+    def __init__(
+        self,
+        store: BlobStore,
+        *,
+        max_bytes: int,
+        now: dt.datetime | None = None,
+        shared_names: Collection[str] = (),
+    ) -> None:
+        self._store, self._max_bytes, self._now = store, max_bytes, now
+        self._shared = shared_names
+        self._pages: dict[NormalizedName, ProjectPage | None] = {}
+        self._deleted: dict[NormalizedName, Collection[str]] = {}
+        self._new: dict[NormalizedName, dict[str, File]] = {}
+
+    async def _seen(self, name: NormalizedName) -> tuple[ProjectPage | None, Collection[str]]:
+        if name not in self._pages:
+            self._pages[name] = await read_project(self._store, name)
+            self._deleted[name] = await read_tombstones(self._store, name)
+            self._new[name] = {}
+        return self._pages[name], self._deleted[name]
+
+    async def add(
+        self, filename: str, fileobj: IO[bytes], *, expected_sha256: str | None = None
+    ) -> Published:
+        """Verify and store one distribution from a seekable binary file; its pages change
+        at ``commit``."""
+        dist = parse_distribution_filename(filename)
+        allow_mirrored = dist.name in self._shared
+        sha256, blake2, size = await anyio.to_thread.run_sync(_digests, fileobj)
+        if size > self._max_bytes:
+            raise UploadTooLarge(
+                f"{filename!r} is {size} bytes, over the limit of {self._max_bytes}: raise "
+                "BLOBPI_MAX_UPLOAD_BYTES if it must be stored"
+            )
+        if expected_sha256 is not None and expected_sha256.lower() != sha256:
+            raise UploadRejected(
+                f"{filename!r}: the sha256 the client sent does not match the bytes received: "
+                "upload again"
+            )
+        page, deleted = await self._seen(dist.name)
+        _refuse_mirrored(page, filename, allow_mirrored)
+        existing = (page.file(filename) if page else None) or self._new[dist.name].get(filename)
+        if existing is not None:
+            if existing.sha256 == sha256:
+                return Published(existing, created=False)
+            raise UploadConflict(
+                f"{filename!r} already exists with different content, and files are never "
+                "replaced: bump the version and upload the new build"
+            )
+        if filename in deleted:
+            raise UploadConflict(
+                f"{filename!r} was deleted, and a filename is never used again (hashed locks "
+                "name it): bump the version and upload the new build"
+            )
+        file = await self._store_file(dist.kind == "wheel", filename, fileobj, sha256, blake2, size)
+        self._new[dist.name][filename] = file
+        return Published(file, created=True)
+
+    async def _store_file(
+        self, wheel: bool, filename: str, fileobj: IO[bytes], sha256: str, blake2: str, size: int
+    ) -> File:
+        store = self._store
+        inspected = await anyio.to_thread.run_sync(inspect_distribution, filename, fileobj)
+        uploaded = (self._now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        path = content_path(blake2, filename)
+        try:
+            await store.put(
+                path,
+                _chunks(fileobj),
+                create_only=True,
+                sha256=sha256,
+                metadata={
+                    "sha256": sha256,
+                    "upload_time": uploaded.isoformat(),
+                    "origin": "private",
+                },
+                content_type="application/octet-stream",
+            )
+        except BlobExists:
+            pass  # same content-addressed path: the same bytes, from an interrupted earlier run
+        core_metadata: dict[str, str] | bool = False
+        if wheel:
+            try:
+                await store.put(
+                    metadata_path(path),
+                    inspected.metadata,
+                    create_only=True,
+                    content_type="application/octet-stream",
+                )
+            except BlobExists:
+                pass
+            core_metadata = {"sha256": hashlib.sha256(inspected.metadata).hexdigest()}
+        return File.stored(
+            path,
+            filename=filename,
+            hashes={"sha256": sha256},
+            requires_python=inspected.requires_python,
+            size=size,
+            upload_time=uploaded,
+            core_metadata=core_metadata,
+        )
+
+    async def commit(self) -> None:
+        """Write the pages of every project with new files (once each), then the root. Call
+        it after a failed ``add`` too: the files stored before it are then published."""
+        added = [name for name, files in self._new.items() if files]
+        for name in added:
+            new = list(self._new[name].values())
+            await update_project(self._store, name, self._adder(name, new))
+            self._pages.pop(name, None)  # changed: read again if the batch goes on
+            self._new[name] = {}
+        if added:
+            await update_root(
+                self._store, lambda projects: ProjectList.of([*projects.projects, *added])
+            )
+
+    def _adder(
+        self, name: NormalizedName, new: list[File]
+    ) -> Callable[[ProjectPage | None], ProjectPage]:
+        allow_mirrored = name in self._shared
+
+        def _add(current: ProjectPage | None) -> ProjectPage:
+            files = list(current.files) if current else []
+            for file in new:
+                _refuse_mirrored(current, file.filename, allow_mirrored)
+                clash = current.file(file.filename) if current else None
+                if clash is not None and clash.sha256 != file.sha256:
+                    raise UploadConflict(
+                        f"{file.filename!r} was just uploaded with different content"
+                    )
+                if clash is None:
+                    files.append(file)
+            versions = [
+                *(current.versions if current else ()),
+                *(str(parse_distribution_filename(f.filename).version) for f in new),
+            ]
+            # a deprecated project keeps its PEP 792 status across uploads
+            status = (
+                {"status": current.status, "status_reason": current.status_reason}
+                if current
+                else {}
+            )
+            return ProjectPage.build(name, files, versions, origin="private", **status)
+
+        return _add
+
+
 async def publish(
     store: BlobStore,
     filename: str,
@@ -83,89 +240,8 @@ async def publish(
     expected_sha256: str | None = None,
     shared_names: Collection[str] = (),
 ) -> Published:
-    """Store one private distribution from a seekable binary file.
-
-    ``shared_names`` (``BLOBPI_SHARED_NAMES``) is the deliberate override of the
-    dependency-confusion guard: names that may be both mirrored and private."""
-    dist = parse_distribution_filename(filename)
-    allow_mirrored = dist.name in shared_names
-    sha256, blake2, size = await anyio.to_thread.run_sync(_digests, fileobj)
-    if size > max_bytes:
-        raise UploadTooLarge(
-            f"{filename!r} is {size} bytes, over the limit of {max_bytes}: raise "
-            "BLOBPI_MAX_UPLOAD_BYTES if it must be stored"
-        )
-    if expected_sha256 is not None and expected_sha256.lower() != sha256:
-        raise UploadRejected(
-            f"{filename!r}: the sha256 the client sent does not match the bytes received: "
-            "upload again"
-        )
-    page = await read_project(store, dist.name)
-    _refuse_mirrored(page, filename, allow_mirrored)
-    existing = page.file(filename) if page else None
-    if existing is not None:
-        if existing.sha256 == sha256:
-            return Published(existing, created=False)
-        raise UploadConflict(
-            f"{filename!r} already exists with different content, and files are never "
-            "replaced: bump the version and upload the new build"
-        )
-    if filename in await read_tombstones(store, dist.name):
-        raise UploadConflict(
-            f"{filename!r} was deleted, and a filename is never used again (hashed locks "
-            "name it): bump the version and upload the new build"
-        )
-    inspected = await anyio.to_thread.run_sync(inspect_distribution, filename, fileobj)
-    uploaded = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    path = content_path(blake2, filename)
-    try:
-        await store.put(
-            path,
-            _chunks(fileobj),
-            create_only=True,
-            sha256=sha256,
-            metadata={"sha256": sha256, "upload_time": uploaded.isoformat(), "origin": "private"},
-            content_type="application/octet-stream",
-        )
-    except BlobExists:
-        pass  # same content-addressed path: the same bytes, from an interrupted earlier run
-    core_metadata: dict[str, str] | bool = False
-    if dist.kind == "wheel":
-        try:
-            await store.put(
-                metadata_path(path),
-                inspected.metadata,
-                create_only=True,
-                content_type="application/octet-stream",
-            )
-        except BlobExists:
-            pass
-        core_metadata = {"sha256": hashlib.sha256(inspected.metadata).hexdigest()}
-    file = File.stored(
-        path,
-        filename=filename,
-        hashes={"sha256": sha256},
-        requires_python=inspected.requires_python,
-        size=size,
-        upload_time=uploaded,
-        core_metadata=core_metadata,
-    )
-
-    def _add(current: ProjectPage | None) -> ProjectPage:
-        _refuse_mirrored(current, filename, allow_mirrored)
-        files = list(current.files) if current else []
-        clash = current.file(filename) if current else None
-        if clash is not None and clash.sha256 != sha256:
-            raise UploadConflict(f"{filename!r} was just uploaded with different content")
-        if clash is None:
-            files.append(file)
-        versions = [*(current.versions if current else ()), str(dist.version)]
-        # a deprecated project keeps its PEP 792 status across uploads
-        status = (
-            {"status": current.status, "status_reason": current.status_reason} if current else {}
-        )
-        return ProjectPage.build(dist.name, files, versions, origin="private", **status)
-
-    await update_project(store, dist.name, _add)
-    await update_root(store, lambda projects: ProjectList.of([*projects.projects, dist.name]))
-    return Published(file, created=True)
+    """Store one private distribution from a seekable binary file (a ``Batch`` of one)."""
+    batch = Batch(store, max_bytes=max_bytes, now=now, shared_names=shared_names)
+    published = await batch.add(filename, fileobj, expected_sha256=expected_sha256)
+    await batch.commit()
+    return published

@@ -41,7 +41,8 @@ from blobpi.mirror.core.render import render_index_html, render_index_json
 from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.tokens import TokenFile
 from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
-from blobpi.mirror.server.cache import CachedPage, PageCache
+from blobpi.mirror.server.cache import CachedPage, HeadCache, PageCache
+from blobpi.mirror.server.fastpath import FastPages, media_type, page_headers
 from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from blobpi.mirror.server.osv_api import AdvisoryCache, osv_routes
 from blobpi.mirror.server.requestlog import RequestLogMiddleware
@@ -49,6 +50,7 @@ from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.status import Summary, overview, project_status
 from blobpi.mirror.server.telemetry import tracing_middleware
 from blobpi.mirror.server.upload_api import upload
+from blobpi.mirror.server.zerocopy import PathSendResponse, supports_pathsend
 from blobpi.mirror.store.protocol import BlobStore, open_store
 
 __all__ = ["create_app"]
@@ -81,32 +83,25 @@ def _page_format(request: Request) -> Format:
 
 
 def _cache_control(request: Request, max_age: str) -> str:
-    """Clients may keep a page as long as the server does (so a new release or a yank
-    reaches them within ``BLOBPI_PAGE_TTL``); shared caches keep nothing that needed a token."""
+    """Shared caches keep nothing that needed a token."""
     settings: Settings = request.app.state.settings
     return max_age if settings.server.allows_anonymous_read else f"private, {max_age}"
 
 
 def _page_response(request: Request, page: CachedPage, fmt: Format) -> Response:
+    """The same answer as the fast path's (``fastpath``), for what it leaves to the routes."""
     settings: Settings = request.app.state.settings
     gzipped = accepts_gzip(request.headers.get("accept-encoding"))
-    # A strong ETag names one representation: the format and the encoding are part of it.
-    etag = f'{page.etag[:-1]}-{fmt.name.lower()}{"-gz" if gzipped else ""}"'
-    headers = {
-        "ETag": etag,
-        "Vary": "Accept, Accept-Encoding",
-        "Cache-Control": _cache_control(request, f"max-age={int(settings.server.page_ttl)}"),
-    }
-    if etag_matches(request.headers.get("if-none-match"), etag):
+    headers = page_headers(page, fmt, gzipped, settings.server)
+    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
-    media_type = fmt.value if fmt.is_json else f"{fmt.value}; charset=utf-8"
     if gzipped:
         headers["Content-Encoding"] = "gzip"
     body = page.gzipped if gzipped else page.body
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(body))
-        return Response(status_code=200, headers=headers, media_type=media_type)
-    return Response(body, headers=headers, media_type=media_type)
+        return Response(status_code=200, headers=headers, media_type=media_type(fmt))
+    return Response(body, headers=headers, media_type=media_type(fmt))
 
 
 async def root_page(request: Request) -> Response:
@@ -149,7 +144,7 @@ def _file_path(request: Request) -> str:
 async def package_file(request: Request) -> Response:
     path = _file_path(request)
     store, _ = _state(request)
-    head = await store.head(path)
+    head = await request.app.state.heads.head(path)
     etag = f'"{head.metadata["sha256"]}"' if "sha256" in head.metadata else head.etag
     headers = {
         "ETag": etag,
@@ -172,6 +167,9 @@ async def package_file(request: Request) -> Response:
     media_type = "application/octet-stream"
     if request.method == "HEAD" or length == 0:
         return Response(status_code=status, headers=headers, media_type=media_type)
+    local = store.local_file(path) if status == 200 else None
+    if local is not None and supports_pathsend(request.scope):
+        return PathSendResponse(local, headers=headers, media_type=media_type)
     _, chunks = await store.open(path, start=start, length=length)
     return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type)
 
@@ -223,6 +221,7 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         app.state.pages = PageCache(
             the_store, settings.server.page_ttl, on_lookup=counters.cache_result
         )
+        app.state.heads = HeadCache(the_store, settings.server.page_ttl)
         app.state.summary = Summary(app.state.pages)
         app.state.settings = settings
         tokens = TokenFile.open(the_store, settings.server.token_file)
@@ -253,12 +252,14 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
-        # outermost first: refused requests get an id, a log line and a count too
+        # outermost first: refused requests get an id, a log line and a count too; fresh
+        # pages never reach routing (FastPages)
         middleware=[
-            Middleware(RequestLogMiddleware),
+            Middleware(RequestLogMiddleware, access_log=settings.server.access_log),
             Middleware(MetricsMiddleware, metrics=counters),
             *tracing_middleware(settings.server.telemetry),  # [] unless configured
             Middleware(AuthMiddleware),
+            Middleware(FastPages),
         ],
     )
     app.state.metrics = counters

@@ -1,4 +1,5 @@
-"""An in-memory cache of the pre-rendered pages, revalidated against the blob's ETag.
+"""In-memory caches of what the server reads: pre-rendered pages, revalidated against the
+blob's ETag, and the heads of immutable files.
 
 Pages are served from memory; once an entry is older than the TTL, the next request makes a
 conditional read (``If-None-Match``) of the blob, which costs no body transfer when nothing
@@ -17,9 +18,9 @@ import time
 from collections.abc import Callable
 
 from blobpi.mirror.core.errors import BlobNotFound
-from blobpi.mirror.store.protocol import BlobStore
+from blobpi.mirror.store.protocol import BlobInfo, BlobStore
 
-__all__ = ["CachedPage", "PageCache"]
+__all__ = ["CachedPage", "HeadCache", "PageCache"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,6 +56,16 @@ class PageCache:
         )
         self._locks: dict[str, asyncio.Lock] = {}
 
+    def fresh(self, path: str) -> CachedPage | None:
+        """The page at ``path`` if it is cached and younger than the TTL, else None: no I/O,
+        for the fast path (``fastpath``), which leaves everything else to ``get``."""
+        entry = self._entries.get(path)
+        if entry is None or self._clock() - entry[1] >= self._ttl:
+            return None  # not counted: ``get`` counts the lookup the routes then make
+        self._entries.move_to_end(path)
+        self._on_lookup("hit")
+        return entry[0]
+
     async def get(self, path: str) -> CachedPage:
         """The page at ``path``; raises ``BlobNotFound`` when there is none."""
         entry = self._entries.get(path)
@@ -88,3 +99,32 @@ class PageCache:
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
             return page
+
+
+class HeadCache:
+    """The heads (size, ETag, sha256) of immutable blobs, distribution files and their
+    ``.metadata``, kept for ``ttl`` seconds, so a download needs no storage call before its
+    body. A file is never changed, only deleted (pruned after the grace period, hours after
+    its last page stopped linking it); a head is kept no longer than a page is."""
+
+    def __init__(
+        self,
+        store: BlobStore,
+        ttl: float,
+        max_entries: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store, self._ttl, self._max, self._clock = store, ttl, max_entries, clock
+        self._entries: dict[str, tuple[BlobInfo, float]] = {}
+
+    async def head(self, path: str) -> BlobInfo:
+        """The head of ``path``; raises ``BlobNotFound`` (never cached) when there is none."""
+        entry = self._entries.get(path)
+        if entry is not None and self._clock() - entry[1] < self._ttl:
+            return entry[0]
+        info = await self._store.head(path)
+        self._entries.pop(path, None)
+        self._entries[path] = (info, self._clock())
+        if len(self._entries) > self._max:  # the oldest entry goes: dicts keep insertion order
+            del self._entries[next(iter(self._entries))]
+        return info

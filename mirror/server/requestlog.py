@@ -33,8 +33,9 @@ def request_id(sent: str | None) -> str:
 
 
 class RequestLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
         self.app = app
+        self.access_log = access_log  # BLOBPI_ACCESS_LOG; request ids are always set
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,7 +59,7 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, tagged_send)
         finally:
-            if _ACCESS.isEnabledFor(logging.INFO):
+            if self.access_log and _ACCESS.isEnabledFor(logging.INFO):
                 millis = round((time.perf_counter() - started) * 1000, 2)
                 # No query string (never a credential in a log); escaped, so a path with a
                 # newline cannot forge a second line of the readable format.

@@ -174,6 +174,9 @@ class AzureStore:
     def description(self) -> str:
         return self._where
 
+    def local_file(self, path: str) -> None:
+        return None  # a blob is reached over HTTP only
+
     def signing(self) -> SigningAccess:
         return SigningAccess(
             self._where,

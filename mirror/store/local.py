@@ -333,6 +333,9 @@ class LocalStore:
     def signing(self) -> None:
         return None  # files in a directory have no URL to sign
 
+    def local_file(self, path: str) -> str:
+        return str(self._path(path))
+
     async def close(self) -> None:
         return None
 

@@ -12,7 +12,8 @@ both:
   matches (``HashMismatch``); large data streams in constant memory, both ways.
 - Errors are translated at this edge: ``BlobNotFound``, ``StorageUnavailable``.
 - ``lease(path, wait=...)`` holds the one writer's lock (``LeaseHeld`` when another holds
-  it); ``signing()`` says how to sign URLs to its blobs, or None where they have none.
+  it); ``signing()`` says how to sign URLs to its blobs, or None where they have none;
+  ``local_file()`` names the file a blob is, or None where it is not one.
 - A store is an async context manager: ``async with open_store(...) as store:`` closes it.
 """
 
@@ -113,6 +114,10 @@ class BlobStore(Protocol):
 
     def signing(self) -> SigningAccess | None:
         """How to sign URLs to this store's blobs, or None (a directory has no URLs)."""
+
+    def local_file(self, path: str) -> str | None:
+        """The blob as a file on this machine, for zero-copy sends (ASGI ``pathsend``), or
+        None where blobs are not files. Only for immutable blobs (distribution files)."""
 
     async def close(self) -> None: ...
 

@@ -192,6 +192,9 @@ class CountingStore:
     def signing(self) -> SigningAccess | None:
         return self.inner.signing()
 
+    def local_file(self, path: str) -> str | None:
+        return self.inner.local_file(path)
+
     async def close(self) -> None:
         await self.inner.close()
 

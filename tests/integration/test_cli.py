@@ -13,6 +13,8 @@ from tests.support.processes import BIN, client_env, run
     ("args", "message"),
     [
         (["serve", "--storage", "{tmp}/typo"], "the storage directory"),
+        (["serve", "--storage", "{tmp}", "--server", "uvicorn", "--workers", "2"], "granian"),
+        (["serve", "--storage", "{tmp}", "--workers", "0"], "--workers 0 is out of range"),
         (["upload", "{tmp}/missing.whl", "--storage", "{tmp}/data"], "is not a file"),
         (
             ["upload", "{tmp}/x.whl", "--storage", "http://127.0.0.1:1/devstoreaccount1/pkgs"],

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from blobpi.mirror.core.errors import InvalidName, UploadRejected
+from blobpi.mirror.core.errors import InvalidName, UploadConflict, UploadRejected
 from blobpi.mirror.core.model import ProjectPage
-from blobpi.mirror.ops.publish import publish
+from blobpi.mirror.ops.publish import Batch, publish
 from blobpi.mirror.store.pages import read_project, read_projects, update_project
 from blobpi.mirror.store.protocol import BlobStore
+from blobpi.sync.io.report import CountingStore
 from tests.support.dists import build_sdist, build_wheel, metadata_text
 
 pytestmark = pytest.mark.anyio
@@ -115,3 +116,44 @@ async def test_publish__second_version_keeps_the_first(store: BlobStore, tmp_pat
     doc = json.loads(blob.data)
     assert doc["versions"] == ["1.0", "1.1"]
     assert len(doc["files"]) == 2
+
+
+async def test_batch__renders_each_page_once(store: BlobStore, tmp_path: Path) -> None:
+    wheels = [build_wheel(tmp_path / n, n, f"1.{i}") for n in ("alpha", "beta") for i in range(6)]
+    counting = CountingStore(store)
+    batch = Batch(counting, max_bytes=LIMIT)
+    for path in wheels:
+        with path.open("rb") as f:
+            assert (await batch.add(path.name, f)).created
+    assert counting.writes == 2 * len(wheels)  # the file and its .metadata; no page yet
+    await batch.commit()
+    # per project its HTML and JSON page once, then the root's two: not once per file
+    assert counting.writes == 2 * len(wheels) + 2 * 2 + 2
+    for name in ("alpha", "beta"):
+        page = await read_project(store, canonicalize_name(name))
+        assert page is not None and len(page.files) == 6 and len(page.versions) == 6
+    assert set((await read_projects(store)).projects) == {"alpha", "beta"}
+
+
+async def test_batch__checks_files_against_the_batch_and_keeps_what_it_stored(
+    store: BlobStore, tmp_path: Path
+) -> None:
+    first = build_wheel(tmp_path / "a", "demo", "1.0")
+    other = build_wheel(tmp_path / "b", "demo", "1.0", payload_bytes=10)  # same name, new bytes
+    batch = Batch(store, max_bytes=LIMIT)
+    with first.open("rb") as f:
+        assert (await batch.add(first.name, f)).created
+    with first.open("rb") as f:
+        assert not (await batch.add(first.name, f)).created  # the same bytes again: a no-op
+    with other.open("rb") as f, pytest.raises(UploadConflict, match="different content"):
+        await batch.add(other.name, f)
+    assert await read_project(store, canonicalize_name("demo")) is None  # pages at commit
+    await batch.commit()  # after a refusal too: what was stored before it is published
+    page = await read_project(store, canonicalize_name("demo"))
+    assert page is not None and [f.filename for f in page.files] == [first.name]
+    later = build_wheel(tmp_path / "c", "demo", "2.0")
+    with later.open("rb") as f:
+        await batch.add(later.name, f)
+    await batch.commit()  # a second commit adds to the page the first one wrote
+    page = await read_project(store, canonicalize_name("demo"))
+    assert page is not None and page.versions == ("1.0", "2.0")

@@ -180,7 +180,7 @@ class Server:
     ) -> Iterator[Server]:
         port = free_port()
         log = tmp / f"server-{port}.log"
-        env = {**os.environ, **environ, "BLOBPI_PAGE_TTL": "0.2"}
+        env = {**os.environ, "BLOBPI_PAGE_TTL": "0.2", **environ}
         with log.open("w") as out:
             process = subprocess.Popen(
                 [

@@ -24,6 +24,7 @@ def _modules(*folders: str) -> list[Path]:
         for root in roots
         for p in root.rglob("*.py")
         if not _SKIP.intersection(p.relative_to(ROOT).parts)
+        and p.relative_to(ROOT).parts[:2] != ("bench", "out")  # the peers' venvs (make bench)
     )
 
 

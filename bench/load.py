@@ -1,0 +1,158 @@
+"""Load runs: a server pinned to one core, wrk pinned to the other, and the server's CPU.
+
+``Served`` starts a server process under ``taskset``, waits until it answers, and measures
+the CPU time of it and its children (``/proc/PID/stat`` utime + stime) around each wrk run,
+so each row reports server CPU per request, which is steadier than req/s on a shared
+machine. Traffic goes to 127.0.0.1 only, bounded by wrk's duration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+__all__ = ["Result", "Served", "free_port", "serving"]
+
+SERVER_CPU = "0"
+LOAD_CPU = "1"
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    rps: float
+    mb_per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float  # server CPU per request
+    errors: int
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (workers a server forked or spawned)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += parents.get(current, [])
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+def _ms(text: str) -> float:
+    value = float(re.sub(r"[a-z]+$", "", text))
+    unit = re.sub(r"^[\d.]+", "", text)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def _bytes(text: str) -> float:
+    value = float(re.sub(r"[A-Za-z]+$", "", text))
+    unit = re.sub(r"^[\d.]+", "", text)
+    return value * {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[unit]
+
+
+@dataclasses.dataclass
+class Served:
+    name: str
+    url: str
+    pid: int
+    prefix: str = "/simple/"  # where its simple API is
+
+    def load(
+        self, path: str, headers: Mapping[str, str], seconds: int, connections: int = 32
+    ) -> Result:
+        args = ["taskset", "-c", LOAD_CPU, "wrk", "-t2", f"-c{connections}", f"-d{seconds}s"]
+        args += ["--timeout", "10s"]
+        args += ["--latency", *(a for k, v in headers.items() for a in ("-H", f"{k}: {v}"))]
+        before = _cpu_seconds(self.pid)
+        out = subprocess.run(
+            [*args, self.url + path], capture_output=True, text=True, check=True
+        ).stdout
+        cpu = _cpu_seconds(self.pid) - before
+        requests = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
+        transfer = re.search(r"Transfer/sec:\s+(\S+)", out)
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        socket_errors = re.search(r"Socket errors: (.*)", out)
+        return Result(
+            rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),  # type: ignore[index]
+            mb_per_s=_bytes(transfer[1]) / 1e6 if transfer else 0.0,
+            p50_ms=_ms(re.search(r"\s50%\s+(\S+)", out)[1]),  # type: ignore[index]
+            p99_ms=_ms(re.search(r"\s99%\s+(\S+)", out)[1]),  # type: ignore[index]
+            cpu_ms=1000 * cpu / max(requests, 1),
+            errors=(int(errors[1]) if errors else 0) + (1 if socket_errors else 0),
+        )
+
+
+@contextmanager
+def serving(
+    name: str,
+    args: Sequence[str],
+    port: int,
+    check_path: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    prefix: str = "/simple/",
+) -> Iterator[Served]:
+    """Run ``args`` on the server core until the block ends; raise if it never answers."""
+    log = Path(tempfile.gettempdir()) / f"blobpi-bench-{name.split()[0]}-{port}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            ["taskset", "-c", SERVER_CPU, *args],
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + check_path, timeout=5).status_code < 400:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"bench: {name} did not start (log: {log})")
+            time.sleep(0.2)
+        yield Served(name, url, process.pid, prefix)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,141 @@
+"""The peers, each installed from the package index into its own venv under bench/out/peers/
+(never committed), and nginx from Debian over the store's pre-rendered tree.
+
+Each function starts one server on the corpus and yields it (``load.serving``): pypiserver
+2.x (waitress, ``cached-dir``) over the flat directory, simple-repository-server over a
+directory per project, proxpi (gunicorn, one worker) caching the nginx tree, as a proxy is
+deployed. devpi-server is not here: it needs every file uploaded through its client.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from bench.corpus import PROJECTS, Corpus
+from bench.load import Served, free_port, serving
+
+__all__ = ["PEERS", "nginx", "peer_python"]
+
+_PACKAGES = {
+    "pypiserver": ["pypiserver[cache]>=2.4", "waitress"],
+    "simple-repository-server": ["simple-repository-server"],
+    "proxpi": ["proxpi", "gunicorn"],
+}
+BIN = Path(sys.executable).parent
+
+# Negotiates as blobpi does, from the same pre-rendered files: the static-file limit.
+_NGINX_CONF = """
+worker_processes 1;
+pid {out}/nginx.pid;
+error_log {out}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    gzip_static on;
+    default_type application/octet-stream;
+    map $http_accept $page {{
+        ~*application/vnd\\.pypi\\.simple\\.v1\\+json index.v1_json;
+        default index.v1_html;
+    }}
+    client_body_temp_path {out}/nginx-tmp;
+    proxy_temp_path {out}/nginx-tmp;
+    fastcgi_temp_path {out}/nginx-tmp;
+    uwsgi_temp_path {out}/nginx-tmp;
+    scgi_temp_path {out}/nginx-tmp;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location = /health {{ return 200 "ok"; }}
+        types {{ application/vnd.pypi.simple.v1+json v1_json; text/html v1_html; }}
+        charset utf-8;
+        add_header Vary "Accept, Accept-Encoding";
+        location = /simple/ {{ try_files /simple/$page =404; }}
+        # a named capture: evaluating $page (a regex map) resets $1
+        location ~ ^/simple/(?<project>[^/]+)/?$ {{ try_files /simple/$project/$page =404; }}
+    }}
+}}
+"""
+
+
+def peer_python(name: str, out: Path) -> Path:
+    venv = out / "peers" / name
+    python = venv / "bin" / "python"
+    if not (venv / ".installed").exists():
+        subprocess.run(
+            [str(BIN / "uv"), "venv", "-q", "--clear", "--python", sys.executable, str(venv)],
+            check=True,
+        )
+        subprocess.run(
+            [str(BIN / "uv"), "pip", "install", "-q", "--python", str(python), *_PACKAGES[name]],
+            check=True,
+        )
+        (venv / ".installed").write_text("")
+    return python
+
+
+@contextmanager
+def nginx(corpus: Corpus, out: Path) -> Iterator[Served]:
+    port = free_port()
+    (out / "nginx-tmp").mkdir(parents=True, exist_ok=True)
+    conf = out / "nginx.conf"
+    conf.write_text(_NGINX_CONF.format(out=out, port=port, root=corpus.store_dir))
+    with serving("nginx", ["nginx", "-c", str(conf), "-g", "daemon off;"], port, "/health") as s:
+        yield s
+
+
+@contextmanager
+def _pypiserver(corpus: Corpus, python: Path) -> Iterator[Served]:
+    port = free_port()
+    args = [str(python.parent / "pypi-server"), "run", "-p", str(port), "-i", "127.0.0.1"]
+    args += ["-a", ".", "-P", ".", "--server", "auto", "--backend", "cached-dir"]
+    with serving("pypiserver", [*args, str(corpus.flat_dir)], port, "/simple/") as s:
+        yield s
+
+
+def _per_project(corpus: Corpus) -> Path:
+    tree = corpus.root / "per-project"
+    if not tree.exists():
+        for name in PROJECTS:
+            (tree / name).mkdir(parents=True)
+        for file in corpus.flat_dir.iterdir():
+            project = file.name.split("-", 1)[0]
+            os.link(file, tree / project / file.name)
+    return tree
+
+
+@contextmanager
+def _simple_repository_server(corpus: Corpus, python: Path) -> Iterator[Served]:
+    port = free_port()
+    exe = str(python.parent / "simple-repository-server")
+    args = [exe, "--host", "127.0.0.1", "--port", str(port), str(_per_project(corpus))]
+    with serving("simple-repository-server", args, port, "/simple/") as s:
+        yield s
+
+
+@contextmanager
+def _proxpi(corpus: Corpus, python: Path) -> Iterator[Served]:
+    out = corpus.root.parent
+    with nginx(corpus, out) as upstream:
+        port = free_port()
+        args = [str(python.parent / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}"]
+        env = {
+            "PROXPI_INDEX_URL": f"{upstream.url}/simple/",
+            "PROXPI_CACHE_DIR": str(out / "proxpi"),
+        }
+        app = [*args, "proxpi.server:app"]
+        with serving("proxpi", app, port, "/index/", env, prefix="/index/") as s:
+            yield s
+
+
+PEERS: dict[str, Callable[[Corpus, Path], AbstractContextManager[Served]]] = {
+    "pypiserver": _pypiserver,
+    "simple-repository-server": _simple_repository_server,
+    "proxpi": _proxpi,
+}
