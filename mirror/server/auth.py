@@ -187,6 +187,7 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.limiter: FailureLimiter | None = None
+        self.anonymous_read: bool | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -206,7 +207,9 @@ class AuthMiddleware:
         state = scope["app"].state
         settings = state.settings
         need = required_scope(scope["method"], scope["path"])
-        if need is None or (need == "read" and settings.server.allows_anonymous_read):
+        if self.anonymous_read is None:  # a property that parses the host: once per app
+            self.anonymous_read = settings.server.allows_anonymous_read
+        if need is None or (need == "read" and self.anonymous_read):
             return
         if self.limiter is None:
             self.limiter = FailureLimiter(settings.server.auth_failure_limit)
