@@ -50,6 +50,11 @@ def configure_parser(subparsers: Any) -> None:
     _config_arguments(sync)
     sync.add_argument("--shard", help="K/N: sync the K-th of N shards (default: $BLOBPI_SHARD)")
     sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    sync.add_argument(
+        "--allow-mass-removal",
+        action="store_true",
+        help="let this run remove more than max_removal_share of the projects",
+    )
     sync.add_argument("--report", type=Path, help="also write the JSON report to this file")
     sync.add_argument(
         "--json", action="store_true", help="print the JSON report instead of the summary"
@@ -117,6 +122,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
                 entries,
                 shared_names=settings.shared_names,
                 dry_run=args.dry_run,
+                allow_mass_removal=args.allow_mass_removal,
                 wait=args.wait,
                 curation=settings.curation,
                 waivers=waivers,

@@ -28,7 +28,9 @@ MirrorError
  │    ├── UploadForbidden                     the name is mirrored: dependency confusion (403)
  │    └── UploadTooLarge                      over BLOBPI_MAX_UPLOAD_BYTES (413)
  ├── UpstreamUnavailable                      the upstream index failed (HTTP 502)
- │    └── UpstreamUnreachable                 not one connection could be made to it
+ │    ├── UpstreamUnreachable                 not one connection could be made to it
+ │    ├── ForeignOrigin                       a URL or redirect off the allowed origins (SSRF)
+ │    └── UpstreamTooLarge                    a response over its limit (decoded bytes)
  └── LeaseHeld                                another sync holds the lease
 
 HTTP statuses are chosen in one place, the server's exception handler table
@@ -44,6 +46,7 @@ __all__ = [
     "BlobExists",
     "BlobNotFound",
     "ConfigError",
+    "ForeignOrigin",
     "HashMismatch",
     "InvalidName",
     "InvalidQuery",
@@ -63,6 +66,7 @@ __all__ = [
     "UploadForbidden",
     "UploadRejected",
     "UploadTooLarge",
+    "UpstreamTooLarge",
     "UpstreamUnavailable",
     "UpstreamUnreachable",
     "WriteConflict",
@@ -176,6 +180,15 @@ class UpstreamUnavailable(MirrorError):
 class UpstreamUnreachable(UpstreamUnavailable):
     """Not one connection to the upstream could be made (refused, no route, DNS): the
     upstream URL or the network is wrong, not one project."""
+
+
+class ForeignOrigin(UpstreamUnavailable):
+    """A URL the upstream gave (a file, a redirect) is not on an allowed origin: refused
+    before any request is sent, so a hostile page cannot make the sync read another host."""
+
+
+class UpstreamTooLarge(UpstreamUnavailable):
+    """A response went over its limit while streaming (counted on decoded bytes)."""
 
 
 class LeaseHeld(MirrorError):

@@ -129,7 +129,10 @@ def mirror_path(url: str, filename: str, sha256: str) -> str:
     >>> mirror_path(url, "x-1.tar.gz", "0" * 64)
     'packages/ab/cd/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee/x-1.tar.gz'
     """
-    path = unquote(urlsplit(url).path)
+    try:
+        path = unquote(urlsplit(url).path)
+    except ValueError:  # e.g. a broken IPv6 host: that file fails, not the whole page
+        raise InvalidName(f"{filename!r}: its URL is malformed: not mirrored") from None
     match = _UPSTREAM_PATH_RE.match(path)
     if match and match[1] == filename:
         return check_blob_path(path.lstrip("/"))

@@ -99,6 +99,12 @@ class SyncConfig:
     https_proxy: str | None = dataclasses.field(default=None, repr=False)
     http_proxy: str | None = dataclasses.field(default=None, repr=False)
     no_proxy: str | None = None  # comma-separated hosts, domains, IPs/CIDRs, or "*"
+    # Origins the sync may fetch from besides the upstream's own (a separate files host):
+    # every URL and every redirect hop is held to these (sync/core/origins.py).
+    upstream_origins: tuple[str, ...] = ()
+    # A run that would take more than this share of a shard's projects off the index refuses,
+    # unless asked with --allow-mass-removal: a cut or emptied lock must not empty the index.
+    max_removal_share: float = 0.25
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

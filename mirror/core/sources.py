@@ -17,6 +17,7 @@ from typing import Any
 
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.names import project_name
+from blobpi.mirror.core.origins import origin_of
 from blobpi.mirror.core.settings import (
     BLOCK_LEVELS,
     AzureMLSettings,
@@ -125,6 +126,23 @@ def _block(raw: object) -> str:
     return value
 
 
+def _origins(raw: object) -> tuple[str, ...]:
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not items or not all(isinstance(u, str) for u in items):
+        raise ValueError("is not a list of origins")
+    try:
+        return tuple(origin_of(u.strip()) for u in items)
+    except ConfigError:
+        raise ValueError("has an entry that is not an http(s) origin") from None
+
+
+def _share(raw: object) -> float:
+    share = _FLOAT(raw)
+    if not 0 <= share <= 1:
+        raise ValueError("is not a share between 0 and 1")
+    return share
+
+
 def _shard(raw: object) -> Shard:
     try:
         return Shard.parse(str(raw))
@@ -219,6 +237,10 @@ _KEYS = (
         echo=False,
     ),  # fmt: skip
     _Key("sync", "no_proxy", _text, "localhost,.corp.example", "NO_PROXY", aliases=("no_proxy",)),
+    _Key(
+        "sync", "upstream_origins", _origins, "https://files.example.org", "BLOBPI_UPSTREAM_ORIGINS"
+    ),
+    _Key("sync", "max_removal_share", _share, "0.25", "BLOBPI_MAX_REMOVAL_SHARE"),
     _Key("filters", "python_versions", _strings, '["3.12"]'),
     _Key("filters", "platform_tags", _strings, '["any", "manylinux*_x86_64"]'),
     _Key("filters", "sdists", _bool, "true"),

@@ -397,12 +397,19 @@ class AzureStore:
                     ) from e
 
         try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(_renew)
-                try:
-                    yield
-                finally:
-                    group.cancel_scope.cancel()
+            try:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(_renew)
+                    try:
+                        yield
+                    finally:
+                        group.cancel_scope.cancel()
+            except BaseExceptionGroup as e:
+                # The task group wraps what the block raised (an OperationRefused) or the lost
+                # lease; the caller is owed that one error, not a group with a traceback.
+                if len(e.exceptions) == 1 and isinstance(e.exceptions[0], Exception):
+                    raise e.exceptions[0] from None
+                raise
         finally:
             # Best effort: a lease that cannot be released lapses within DURATION by itself,
             # and a failed release must not hide the block's own outcome.

@@ -25,6 +25,7 @@ from packaging.version import Version
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.names import project_name
 from blobpi.mirror.core.requirements import RequirementLine, directive_of, read_lines
+from blobpi.sync.core.seal import check_sealed
 
 __all__ = ["Entry", "parse_allowlist", "parse_entry", "read_allowlist"]
 
@@ -129,4 +130,5 @@ def read_allowlist(path: Path) -> list[Entry]:
             f"cannot read the allow-list {str(path)!r} ({e.strerror}): pass --allowlist FILE "
             "or set BLOBPI_ALLOWLIST"
         ) from None
+    check_sealed(text, str(path))  # a lock written by 'blobpi lock' must be whole
     return parse_allowlist(text, str(path))

@@ -3,7 +3,8 @@
 One PEP 508 line per pin with pip's ``--hash=sha256:`` options (hash-checking mode) and the
 ``# via`` parents pip-compile and uv write. A pin that only some targets need carries a PEP 508
 ``python_version`` marker. The header says how to regenerate the file and holds a digest of
-its inputs, so ``check_lock`` can tell a stale lock without any network access.
+its inputs, so ``check_lock`` can tell a stale lock without any network access, and ends with
+the seal of its body (``sync.core.seal``), so a lock that lost a pin is refused.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from blobpi.mirror.core.requirements import read_lines
 from blobpi.mirror.core.settings import LockConfig
 from blobpi.sync.core.allowlist import parse_allowlist, parse_entry
 from blobpi.sync.core.pylock import is_pylock, parse_pylock
+from blobpi.sync.core.seal import check_sealed, seal
 
 __all__ = [
     "Pin",
@@ -120,7 +122,9 @@ def render_lock(
     """The lock's text; ``carried`` are reviewed ``blobpi:`` lines of the source (waivers,
     without ``#``) copied under the header, so that the sync, which reads only the lock,
     sees them."""
-    out = [f"# {line}".rstrip() for line in lock_header(targets, digest, source, carried=carried)]
+    lines = lock_header(targets, digest, source, carried=carried)
+    header = "".join(f"# {line}".rstrip() + "\n" for line in lines)
+    out: list[str] = []
     for pin in sorted(pins, key=lambda p: (p.name, Version(p.version))):
         marker = f" ; {pin.marker}" if pin.marker else ""
         out.append(f"{pin.name}=={pin.version}{marker} \\")
@@ -134,7 +138,7 @@ def render_lock(
             out.append(f"    # via {via[0]}")
         elif via:
             out += ["    # via"] + [f"    #   {v}" for v in via]
-    return "\n".join(out) + "\n"
+    return seal(header, "".join(f"{line}\n" for line in out))
 
 
 def check_lock(source: Path, output: Path, targets: LockConfig) -> list[str]:
@@ -144,6 +148,11 @@ def check_lock(source: Path, output: Path, targets: LockConfig) -> list[str]:
     except OSError as e:
         return [f"cannot read {str(output)!r} ({e.strerror})"]
     problems = []
+    try:
+        if not is_pylock(output.name):  # a PEP 751 file is rewritten in place (lock rewrite)
+            check_sealed(locked, output.name)
+    except ConfigError as e:
+        problems.append(str(e))
     if f"# input: sha256:{input_digest(source.read_text(), targets)}" not in locked:
         problems.append(f"{source.name} or the [lock] targets changed since {output.name} was made")
     if is_pylock(output.name):

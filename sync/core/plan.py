@@ -20,7 +20,7 @@ Every prune decision is made here; ``sync.io.apply`` and ``sync.io.prune`` only 
 
 - project level (``removed_projects``, ``page_without_files``): a project the allow-list no
   longer names, or whose page the plan leaves empty, loses its pages at once, unless it holds
-  private uploads;
+  private uploads; removing more than a share of them at once is refused (``removal_refused``);
 - file level (``ProjectPlan.drop``, then ``plan_deletes``): a file taken off a page starts its
   grace period; its blobs are deleted when that is over.
 """
@@ -40,10 +40,11 @@ from packaging.utils import NormalizedName, parse_wheel_filename
 from packaging.version import Version
 
 from blobpi.mirror.core.errors import InvalidName
+from blobpi.mirror.core.identity import clashing
 from blobpi.mirror.core.layout import mirror_path
 from blobpi.mirror.core.model import File, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
-from blobpi.mirror.core.settings import Filters
+from blobpi.mirror.core.settings import Filters, SyncConfig
 from blobpi.mirror.core.tags import wheel_fits
 from blobpi.sync.core.allowlist import Entry
 
@@ -55,6 +56,7 @@ __all__ = [
     "page_without_files",
     "plan_deletes",
     "plan_project",
+    "removal_refused",
     "removed_projects",
     "shard_of",
 ]
@@ -214,6 +216,20 @@ def _select(
     return {**{n: f for n, (_, f) in ranged.items()}, **hashed}, skipped
 
 
+def _own_files(name: str, files: Sequence[File]) -> tuple[list[File], list[File]]:
+    """A page may list only its own project's files (by the filename's normalized name):
+    one naming another project's file would let one page plant files under another name."""
+    own: list[File] = []
+    foreign: list[File] = []
+    for file in files:
+        try:
+            mine = parse_distribution_filename(file.filename).name == name
+        except InvalidName:
+            mine = True  # not a distribution at all: _select skips it
+        (own if mine else foreign).append(file)
+    return own, foreign
+
+
 def _still_allowed(file: File, entries: Sequence[Entry]) -> bool:
     """A stored file the upstream no longer lists: kept while some line still names it."""
     try:
@@ -240,8 +256,11 @@ def plan_project(
     ``blocked`` and ``takedown`` map a version (``str(Version)``) to why the gate holds it."""
     blocked, takedown = dict(blocked or {}), dict(takedown or {})
     held = {**blocked, **takedown}
+    upstream, foreign = _own_files(name, upstream)
     selected, skipped = _select(entries, upstream, filters, now)
-    errors, notes, takedowns = [], [], []
+    errors: list[str] = []
+    notes: list[str] = []
+    takedowns: list[str] = []
     for filename in sorted(selected):
         version = str(_version_of(filename))
         if version in held:
@@ -249,6 +268,11 @@ def plan_project(
             if not any(e.hashes for e in entries):
                 notes.append(f"{filename!r} is not mirrored: {held[version]}")
     by_name = {f.filename: f for f in upstream}
+    notes.extend(
+        f"the upstream page of {name!r} lists {f.filename!r}, which is not a file of "
+        f"{name!r}: ignored"
+        for f in foreign
+    )
     offered = {f.sha256 for f in upstream} | {f.sha256 for f in current}
     for entry in entries:
         if entry.pinned is not None and str(entry.pinned) in held:
@@ -301,9 +325,19 @@ def plan_project(
         )
     stored_names = {f.filename for f in current}
     fetch = []
+    taken = [f.filename for f in keep]  # identities on the page: one file each (identity.py)
     for filename, file in sorted(selected.items()):
         if filename in stored_names:
             continue
+        twins = clashing(filename, taken)
+        if twins:
+            # Two files of one distribution would let filename order pick what pip installs.
+            notes.append(
+                f"{filename!r} is the same distribution as {twins[0]!r} (name, version, tags): "
+                "not mirrored beside it"
+            )
+            continue
+        taken.append(filename)
         try:
             fetch.append(Wanted(file, mirror_path(file.url, filename, file.sha256 or "")))
         except InvalidName as e:
@@ -335,6 +369,26 @@ def removed_projects(synced: Iterable[str], named: Iterable[str]) -> tuple[Norma
     ('a',)
     """
     return tuple(NormalizedName(n) for n in sorted(set(synced) - set(named)))
+
+
+def removal_refused(removed: int, synced: int, config: SyncConfig) -> str | None:
+    """Why taking ``removed`` of the ``synced`` projects off the index needs
+    ``--allow-mass-removal`` (a cut or emptied allow-list looks just like a wish to remove
+    them), or None. One project may always go.
+
+    >>> removal_refused(2, 4, SyncConfig(max_removal_share=0.25))[:38]
+    'this run would remove 2 of 4 projects '
+    >>> removal_refused(1, 1, SyncConfig()) is None
+    True
+    """
+    if removed <= max(1, config.max_removal_share * synced):
+        return None
+    return (
+        f"this run would remove {removed} of {synced} projects from the index, more than "
+        f"max_removal_share = {config.max_removal_share:g}: check the allow-list "
+        f"{str(config.allowlist)!r} (cut short?); if you mean it, rerun with "
+        "--allow-mass-removal; nothing was synced"
+    )
 
 
 def page_without_files(page: ProjectPage | None) -> ProjectPage | None:

@@ -29,13 +29,16 @@ from packaging.version import Version
 
 from blobpi.mirror.core.errors import (
     BlobNotFound,
+    ConfigError,
     MirrorError,
+    OperationRefused,
     ProjectNotFound,
     UpstreamUnreachable,
 )
 from blobpi.mirror.core.layout import report_path, sync_state_path
 from blobpi.mirror.core.model import File, Origin, ProjectList, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
+from blobpi.mirror.core.origins import Origins
 from blobpi.mirror.core.settings import CurationConfig, SyncConfig
 from blobpi.mirror.ops.status import apply_status, read_status, statused_projects
 from blobpi.mirror.ops.yanks import apply_yanks, read_yanks
@@ -51,6 +54,7 @@ from blobpi.sync.core.plan import (
     page_without_files,
     plan_deletes,
     plan_project,
+    removal_refused,
     removed_projects,
     shard_of,
 )
@@ -77,6 +81,7 @@ class _Run:
     report: Report
     progress: Progress
     previous: dict[str, Any]
+    allow_mass_removal: bool = False
     projects: dict[str, Any] = dataclasses.field(default_factory=dict)  # new per-project state
     pruned: list[File] = dataclasses.field(default_factory=list)  # taken off a page this run
     linked: list[File] = dataclasses.field(default_factory=list)  # on a page this run wrote
@@ -239,7 +244,10 @@ async def _sync_project(run: _Run, name: NormalizedName, entries: Sequence[Entry
         if not everything and found.status is None and not local_status:
             return page_without_files(page)
         versions = [str(_version(f.filename)) for f in everything]
-        serial = found.serial if found.serial is not None else (page.last_serial if page else None)
+        # A page claims the upstream's serial only once it holds all of it: after a failed
+        # fetch it keeps its own, so a failed run leaves the served page byte for byte as was.
+        fresh = found.serial is not None and len(fetched) == len(plan.fetch)
+        serial = found.serial if fresh else (page.last_serial if page else found.serial)
         origin: Origin = "private" if kept else "mirror"
         new = ProjectPage.build(name, everything, versions, origin=origin, last_serial=serial)
         upstream_status = (found.status, found.status_reason)
@@ -292,6 +300,10 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
             by_name[entry.name].append(entry)
     report.projects = len(by_name)
     run.statused = await statused_projects(run.store)
+    removed = removed_projects(run.previous["projects"], by_name)
+    refusal = removal_refused(len(removed), len(run.previous["projects"]), config)
+    if refusal and not run.allow_mass_removal:
+        raise OperationRefused(refusal)
     limit = anyio.CapacityLimiter(config.concurrency)
 
     async def _limited(name: NormalizedName, group: Sequence[Entry]) -> None:
@@ -301,7 +313,6 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
     async with anyio.create_task_group() as tasks:
         for name, group in sorted(by_name.items()):
             tasks.start_soon(_limited, name, group)
-    removed = removed_projects(run.previous["projects"], by_name)
     if report.dry_run:
         report.removed_projects = list(removed)  # what a real run would take off the pages
         return
@@ -332,6 +343,7 @@ async def run_sync(
     *,
     shared_names: frozenset[str] = frozenset(),
     dry_run: bool = False,
+    allow_mass_removal: bool = False,
     wait: float = 0.0,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
@@ -340,7 +352,16 @@ async def run_sync(
 ) -> Report:
     """Make the container hold what ``entries`` allow; the report says what happened.
     With ``curation`` (an OSV URL, or a database already in the container) the gate holds
-    back what the advisories block, less ``waivers``."""
+    back what the advisories block, less ``waivers``.
+
+    Bad input never deletes what is served: an empty allow-list is an error, and a run that
+    would take more than ``config.max_removal_share`` of the shard's projects off the index
+    is refused before it writes anything, unless ``allow_mass_removal``."""
+    if not entries:
+        raise ConfigError(
+            f"the allow-list {str(config.allowlist)!r} names no project, which would empty "
+            "the index: check the file (an empty or cut lock); nothing was synced"
+        )
     started = time.monotonic()
     report = Report(
         shard=f"{config.shard.index}/{config.shard.count}",
@@ -352,9 +373,11 @@ async def run_sync(
         client_for(config) as client,
         Upstream(
             config.upstream,
+            timeout=config.timeout,
             retries=config.retries,
             concurrency=config.concurrency,
             backoff=config.backoff,
+            origins=Origins.of(config.upstream, config.upstream_origins),
             client=client,
         ) as upstream,
     ):
@@ -371,6 +394,7 @@ async def run_sync(
             report,
             progress or Progress(),
             previous,
+            allow_mass_removal,
         )
         gating: dict[str, Any] = {"now": run.now, "report": report, "client": client}
         try:
@@ -391,6 +415,9 @@ async def run_sync(
                     finished = now or dt.datetime.now(dt.UTC)
                     listed = sorted(run.listed)
                     await record_run(store, report, config.upstream, listed, finished, wrote=wrote)
+        except MirrorError as e:
+            e.args = (upstream.origins.scrub(str(e)),)  # printed by the CLI: no secret in it
+            raise
         finally:
             run.progress.close()
     _finish(report, upstream, started, counted.writes)
@@ -398,6 +425,7 @@ async def run_sync(
 
 
 def _finish(report: Report, upstream: Upstream, started: float, writes: int) -> None:
+    report.scrub(upstream.origins.scrub)
     report.writes = writes
     report.requests = upstream.requests
     report.seconds = round(time.monotonic() - started, 3)

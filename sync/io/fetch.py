@@ -1,7 +1,8 @@
 """Fetch one file into the container: stream it through a sha256 check, write-once, then its
-PEP 658 ``.metadata`` (from upstream, hash-checked when the page gives a hash; else extracted
-from the wheel), so every mirrored wheel has one. A file that is already there with the
-expected hash is not fetched again, which is how a killed sync resumes.
+PEP 658 ``.metadata``: the METADATA inside the stored wheel, which the upstream's own
+``.metadata`` must equal byte for byte (and match its page's hash), so every mirrored wheel has
+one that tells the truth. A file that is already there with the expected hash is not fetched
+again, which is how a killed sync resumes; a stored blob with another hash is never reused.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from blobpi.mirror.core.distribution import inspect_distribution
 from blobpi.mirror.core.errors import BlobExists, BlobNotFound, HashMismatch, UpstreamUnavailable
 from blobpi.mirror.core.layout import metadata_path, metadata_url, provenance_path
 from blobpi.mirror.core.model import File, format_upload_time
-from blobpi.mirror.store.protocol import BlobStore
+from blobpi.mirror.store.protocol import BlobInfo, BlobStore
 from blobpi.sync.core.plan import Wanted
 from blobpi.sync.io.upstream import RetryLater, Upstream
 
@@ -43,7 +44,7 @@ async def _download(
 
     async def _attempt() -> int:
         try:
-            async with upstream.stream(file.url) as chunks:
+            async with upstream.stream(file.url, file.size) as chunks:
                 info = await store.put(
                     wanted.path,
                     _counted(chunks, tick),
@@ -59,9 +60,23 @@ async def _download(
                 f"the bytes of {file.filename!r} do not match the sha256 the upstream lists"
             ) from None
         except BlobExists:
-            return (await store.head(wanted.path)).size  # a concurrent sync stored it
+            # A concurrent sync (or another project's page naming the same path) stored it:
+            # reused only when its verified sha256 is the one this page lists.
+            return _same_bytes(await store.head(wanted.path), wanted)
 
     return await upstream.retrying(f"downloading {file.filename!r}", _attempt)
+
+
+def _same_bytes(info: BlobInfo, wanted: Wanted) -> int:
+    """The size of a stored blob that holds this page's file; else an error (a blob is
+    reused only when its verified sha256, in its metadata since it was written, matches)."""
+    if info.metadata.get("sha256") != wanted.upstream.sha256:
+        raise UpstreamUnavailable(
+            f"{wanted.path!r} is already stored with another sha256 than the page of "
+            f"{wanted.upstream.filename!r} lists: the upstream changed a file under the same URL "
+            "(or two pages list one path); not listed, delete the blob only if you trust it"
+        )
+    return info.size
 
 
 async def _wheel_metadata(store: BlobStore, path: str, filename: str) -> bytes:
@@ -75,28 +90,46 @@ async def _wheel_metadata(store: BlobStore, path: str, filename: str) -> bytes:
 
 
 async def _metadata(store: BlobStore, upstream: Upstream, wanted: Wanted) -> dict[str, str]:
+    """The ``.metadata`` sidecar is the wheel's own METADATA (PEP 658), read from the stored,
+    verified wheel. The upstream's ``.metadata``, when it has one, must be the same bytes: one
+    that differs would give resolvers a false dependency tree, so the file is refused."""
     file, path = wanted.upstream, metadata_path(wanted.path)
+    own = await _wheel_metadata(store, wanted.path, file.filename)
     try:
         blob = await store.get(path)
         assert blob is not None
-        return {"sha256": hashlib.sha256(blob.data).hexdigest()}
+        stored: bytes | None = blob.data
     except BlobNotFound:
-        pass
-    # Some upstreams serve .metadata files without saying so in the page; try them anyway.
-    data = await upstream.small(metadata_url(file.url))
-    expected = file.core_metadata.get("sha256") if isinstance(file.core_metadata, dict) else None
-    if data is not None and expected and hashlib.sha256(data).hexdigest() != expected:
-        raise UpstreamUnavailable(
-            f"the upstream's .metadata of {file.filename!r} does not match the sha256 its page "
-            "lists: not mirrored; rerun later or report it to the upstream"
+        stored = None
+    if stored is None:
+        # Some upstreams serve .metadata files without saying so in the page; try them anyway.
+        theirs = await upstream.small(metadata_url(file.url))
+        expected = (
+            file.core_metadata.get("sha256") if isinstance(file.core_metadata, dict) else None
         )
-    if data is None:
-        data = await _wheel_metadata(store, wanted.path, file.filename)
-    try:
-        await store.put(path, data, create_only=True, content_type="application/octet-stream")
-    except BlobExists:
-        pass
-    return {"sha256": hashlib.sha256(data).hexdigest()}
+        if theirs is not None and expected and hashlib.sha256(theirs).hexdigest() != expected:
+            raise UpstreamUnavailable(
+                f"the upstream's .metadata of {file.filename!r} does not match the sha256 its "
+                "page lists: not mirrored; rerun later or report it to the upstream"
+            )
+        if theirs is not None and theirs != own:
+            raise UpstreamUnavailable(
+                f"the upstream's .metadata of {file.filename!r} differs from the METADATA "
+                "inside the wheel (PEP 658 requires the same bytes): not mirrored; report it "
+                "to the upstream"
+            )
+        try:
+            await store.put(path, own, create_only=True, content_type="application/octet-stream")
+        except BlobExists:
+            again = await store.get(path)  # written since we looked: checked as well
+            assert again is not None
+            stored = again.data
+    if stored is not None and stored != own:
+        raise UpstreamUnavailable(
+            f"{path!r} is stored but differs from the METADATA inside {file.filename!r}: "
+            "not listed; delete that .metadata blob so the next sync derives it again"
+        )
+    return {"sha256": hashlib.sha256(own).hexdigest()}
 
 
 async def _provenance(store: BlobStore, upstream: Upstream, wanted: Wanted) -> str | None:
@@ -123,13 +156,7 @@ async def fetch_file(
     """Store one file (and its metadata); returns its page entry and the bytes downloaded."""
     file, sha256 = wanted.upstream, wanted.upstream.sha256
     try:
-        info = await store.head(wanted.path)
-        if info.metadata.get("sha256") != sha256:
-            raise UpstreamUnavailable(
-                f"{wanted.path!r} is already stored with another sha256: the upstream changed "
-                "a file's content under the same URL; delete the blob only if you trust it"
-            )
-        size, downloaded = info.size, 0
+        size, downloaded = _same_bytes(await store.head(wanted.path), wanted), 0
     except BlobNotFound:
         size = downloaded = await _download(store, upstream, wanted, tick)
     core: dict[str, str] | bool = False

@@ -31,6 +31,7 @@ from pathlib import Path
 import anyio
 
 from blobpi.mirror.core.errors import ConfigError, MirrorError
+from blobpi.mirror.core.origins import Origins
 from blobpi.mirror.core.settings import Settings, SyncConfig
 from blobpi.mirror.store.protocol import redact_url
 from blobpi.sync.core.allowlist import parse_allowlist
@@ -114,7 +115,11 @@ async def _build_requires(
     """``build-system.requires`` of every pinned project that has no wheel among its hashes
     (``cache`` carries what earlier targets found, so each pin is looked at once)."""
     found: dict[str, list[str]] = {}
-    async with client_for(config) as client, Upstream(config.upstream, client=client) as upstream:
+    origins = Origins.of(config.upstream, config.upstream_origins)
+    async with (
+        client_for(config) as client,
+        Upstream(config.upstream, client=client, origins=origins) as upstream,
+    ):
         for pin in pins:
             key = (pin.name, pin.version)
             if key not in cache:

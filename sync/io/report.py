@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import json
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TextIO
 
 from blobpi.mirror.store.protocol import Blob, BlobInfo, BlobStore, Data, SigningAccess
@@ -61,6 +61,14 @@ class Report:
             "takedowns": [],
         }
         return any(stored.get(key) != value for key, value in outcome.items())
+
+    def scrub(self, clean: Callable[[str], str]) -> None:
+        """Pass every message through ``clean`` (``Origins.scrub``): a report is stored in
+        the container and printed, so no credential may reach it whatever a library said."""
+        for messages in (self.failed, self.notes, self.private):
+            messages[:] = [clean(m) for m in messages]
+        for summary in self.plan.values():
+            summary["errors"] = [clean(m) for m in summary.get("errors", [])]
 
     def to_json(self) -> builtins.bytes:
         data = dataclasses.asdict(self)

@@ -7,7 +7,10 @@ exponential backoff on 5xx, 429, timeouts and broken connections. Expect imperfe
 some send no ETag, no serial and no PEP 658 ``core-metadata`` keys, though ``.metadata`` files
 may exist beside the wheels. A PEP 792 ``project-status`` (JSON) or ``pypi:project-status``
 meta tag (HTML) is passed on with its reason. Errors: a 404 project is ``ProjectNotFound``;
-anything else that fails is ``UpstreamUnavailable``, with the URL's credentials redacted.
+anything else that fails is ``UpstreamUnavailable``, with the URL's credentials redacted:
+``ForeignOrigin`` for a URL or redirect off the allowed origins (checked before each request,
+redirects followed here hop by hop), ``UpstreamTooLarge`` for a body over its limit (counted
+on decoded bytes while streaming). A body that drips slower than ``MIN_RATE`` is a timeout, retried.
 """
 
 from __future__ import annotations
@@ -18,17 +21,25 @@ import datetime as dt
 import email.utils
 import json
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from html.parser import HTMLParser
-from typing import Any, TypeVar
-from urllib.parse import urldefrag, urljoin
+from typing import TypeVar
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import anyio
 import httpx
 
-from blobpi.mirror.core.errors import ProjectNotFound, UpstreamUnavailable, UpstreamUnreachable
-from blobpi.mirror.core.model import File, Status, status_fields
+from blobpi.mirror.core.errors import (
+    ForeignOrigin,
+    ProjectNotFound,
+    UpstreamTooLarge,
+    UpstreamUnavailable,
+    UpstreamUnreachable,
+)
+from blobpi.mirror.core.model import File, Status
+from blobpi.mirror.core.origins import Origins, origin_of
 from blobpi.mirror.store.protocol import CHUNK_SIZE, redact_url
+from blobpi.sync.core.simple import parse_page
 
 __all__ = [
     "RETRYABLE",
@@ -44,9 +55,12 @@ _ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
     "text/html;q=0.1"
 )
-RETRYABLE = (httpx.TransportError, httpx.TimeoutException)
+# A body that fails to decode (a cut gzip stream) is retried like a cut connection.
+RETRYABLE = (httpx.TransportError, httpx.TimeoutException, httpx.DecodingError)
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 MAX_METADATA_BYTES = 8 * 1024 * 1024
+MAX_REDIRECTS = 5
+MIN_RATE = 16 * 1024  # bytes/s: a body slower than this after ``timeout`` seconds is a timeout
 MAX_DELAY = 30.0  # seconds: no single wait, however long a Retry-After asks, blocks a sync
 
 
@@ -98,84 +112,21 @@ class UpstreamProject:
     status_reason: str | None = None
 
 
-class _Anchors(HTMLParser):
-    """PEP 503 anchors with their PEP 592/658/714 data attributes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.anchors: list[dict[str, str | None]] = []
-        self.meta: dict[str, str] = {}  # PEP 629 / PEP 792 <meta name=... content=...>
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self.anchors.append(dict(attrs))
-        elif tag == "meta":
-            found = dict(attrs)
-            if found.get("name") and found.get("content") is not None:
-                self.meta.setdefault(str(found["name"]), str(found["content"]))
-
-
-def _files_from_html(text: str, page_url: str) -> tuple[list[File], dict[str, Any]]:
-    parser = _Anchors()
-    parser.feed(text)
-    status = status_fields(
-        {
-            "status": parser.meta.get("pypi:project-status"),
-            "reason": parser.meta.get("pypi:project-status-reason"),
-        }
-    )
-    files = []
-    for a in parser.anchors:
-        url, fragment = urldefrag(urljoin(page_url, a["href"] or ""))
-        algorithm, _, digest = fragment.partition("=")
-        metadata = a.get("data-core-metadata", a.get("data-dist-info-metadata"))
-        core: bool | dict[str, str] = False
-        if metadata is not None:
-            name, _, value = metadata.partition("=")
-            core = {name: value} if value else metadata != "false"
-        files.append(
-            File(
-                filename=url.rsplit("/", 1)[-1],
-                url=url,
-                hashes={algorithm: digest} if digest else {},
-                requires_python=a.get("data-requires-python") or None,
-                yanked=(a.get("data-yanked") or True) if "data-yanked" in a else False,
-                core_metadata=core,
-            )
-        )
-    return files, status
-
-
-def _parse_page(
-    response: httpx.Response, name: str
-) -> tuple[list[File], int | None, dict[str, Any]]:
-    page_url = str(response.url)
-    content_type = response.headers.get("content-type", "")
-    serial = response.headers.get("x-pypi-last-serial")
-    if "json" in content_type:
-        raw: dict[str, Any] = json.loads(response.content)
-        serial = raw.get("meta", {}).get("_last-serial", serial)
-        status = status_fields(raw.get("project-status"))
-        files = [
-            dataclasses.replace(
-                f,
-                url=urljoin(page_url, f.url),
-                provenance=urljoin(page_url, f.provenance) if f.provenance else None,
-            )
-            for f in (File.from_json(item) for item in raw["files"])
-        ]
-    else:
-        files, status = _files_from_html(response.text, page_url)
-    for f in files:
-        if not isinstance(f.filename, str) or not f.url:
-            raise ValueError(f"a file entry without filename or url: {f!r}")
-    if status.get("status") == "quarantined":
-        files = []  # PEP 792: nothing of it may be offered, whatever the page still lists
-    return files, int(serial) if serial is not None else None, status
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    url: str  # after redirects: relative links resolve against it
+    headers: httpx.Headers
 
 
 class Upstream:
-    """A PEP 691 index. Use as an async context manager."""
+    """A PEP 691 index. Use as an async context manager.
+
+    Every request goes through ``_open``: the URL and each redirect hop must be on an allowed
+    origin (``origins``: the upstream's own unless more are given), and every body is read
+    in chunks against its limit, counted on decoded bytes, so a gzip bomb stops at the limit.
+    """
 
     def __init__(
         self,
@@ -185,12 +136,18 @@ class Upstream:
         retries: int = 4,
         concurrency: int = 8,
         backoff: float = 0.5,
+        origins: Origins | None = None,
         client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/") + "/"
+        self.origins = origins or Origins.of(base_url)
+        # The user info leaves the URL for an auth header sent to the upstream's own origin
+        # only: no URL the sync builds, logs or reports holds the secret (httpx logs URLs).
+        self.base_url, self._auth = _split_credentials(base_url.rstrip("/") + "/")
+        self._auth_origin = origin_of(self.base_url)
         self.where = redact_url(self.base_url)
         self.retries = retries
+        self.timeout = timeout
         self.backoff = backoff
         self._sleep = sleep  # a seam: tests record the waits instead of sleeping
         self.limit = anyio.CapacityLimiter(concurrency)
@@ -199,9 +156,7 @@ class Upstream:
         # so only a client made here is closed here.
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=True,
-            headers={"User-Agent": "blobpi-sync"},
+            timeout=httpx.Timeout(timeout), headers={"User-Agent": "blobpi-sync"}
         )
 
     async def __aenter__(self) -> Upstream:
@@ -228,7 +183,7 @@ class Upstream:
                         "certificate (PEM), or install that CA in the system trust store"
                     ) from None
                 if number == self.retries:
-                    reason = str(e) or type(e).__name__
+                    reason = self.origins.scrub(str(e) or type(e).__name__)
                     unreachable = isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout))
                     raise (UpstreamUnreachable if unreachable else UpstreamUnavailable)(
                         f"{what} failed {self.retries + 1} times ({reason[:200]}): check "
@@ -247,89 +202,169 @@ class Upstream:
                 f"HTTP {response.status_code}", retry_after(response.headers.get("retry-after"))
             )
 
+    @contextlib.asynccontextmanager
+    async def _open(
+        self, url: str, what: str, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """The streamed response to GET ``url``, redirects followed here, each hop checked."""
+        for _ in range(MAX_REDIRECTS + 1):
+            self.origins.check(url, what)
+            try:
+                request = self._client.build_request("GET", url, headers=headers)
+            except httpx.InvalidURL as e:
+                raise ForeignOrigin(f"{what}: the URL is invalid ({e}): not fetched") from None
+            auth = self._auth if origin_of(url) == self._auth_origin else None
+            response = await self._client.send(
+                request, stream=True, follow_redirects=False, auth=auth
+            )
+            location = response.headers.get("location")
+            if not (response.is_redirect and location):
+                try:
+                    yield response
+                finally:
+                    await response.aclose()
+                return
+            await response.aclose()
+            url = urljoin(str(response.url), location)
+        raise UpstreamUnavailable(
+            f"{what}: more than {MAX_REDIRECTS} redirects (a loop?): check the upstream"
+        )
+
+    async def _get(
+        self, url: str, what: str, limit: int, headers: dict[str, str] | None = None
+    ) -> _Answer:
+        """One GET, retried; its whole body, refused the moment it passes ``limit``."""
+
+        async def _attempt() -> _Answer:
+            async with self._open(url, what, headers) as response:
+                self.check(response)
+                body = bytearray()
+                if response.status_code == 200:
+                    chunks = response.aiter_bytes()  # decoded, as they arrive
+                    async for chunk in _paced(chunks, limit, self.timeout, what):
+                        body += chunk
+                return _Answer(
+                    response.status_code, bytes(body), str(response.url), response.headers
+                )
+
+        return await self.retrying(what, _attempt)
+
     async def project(self, name: str, etag: str | None = None) -> UpstreamProject | None:
         """The project's files, or None when ``etag`` still matches (HTTP 304)."""
-        url = f"{self.base_url}{name}/"
         headers = {"Accept": _ACCEPT}
         if etag:
             headers["If-None-Match"] = etag
-
-        async def _get() -> httpx.Response:
-            response = await self._client.get(url, headers=headers)
-            self.check(response)
-            return response
-
-        response = await self.retrying(f"reading the upstream page of {name!r}", _get)
-        if response.status_code == 304:
+        what = f"reading the upstream page of {name!r}"
+        answer = await self._get(f"{self.base_url}{name}/", what, MAX_PAGE_BYTES, headers)
+        if answer.status == 304:
             return None
-        if response.status_code == 404:
+        if answer.status == 404:
             raise ProjectNotFound(
                 f"the upstream {self.where} has no project {name!r}: check the spelling in "
                 "the allow-list"
             )
-        if response.status_code != 200 or len(response.content) > MAX_PAGE_BYTES:
+        if answer.status != 200:
             raise UpstreamUnavailable(
-                f"the upstream page of {name!r} answered HTTP {response.status_code}: check "
+                f"the upstream page of {name!r} answered HTTP {answer.status}: check "
                 f"{self.where} and its credentials"
             )
         try:
-            files, serial, status = _parse_page(response, name)
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            files, serial, status = parse_page(answer.body, answer.url, answer.headers)
+        except (ValueError, LookupError, TypeError, AttributeError, RecursionError) as e:
+            reason = self.origins.scrub(str(e))[:120]
             raise UpstreamUnavailable(
                 f"the upstream page of {name!r} is malformed ({type(e).__name__}: "
-                f"{str(e)[:120]}): the upstream must serve PEP 691 JSON or PEP 503 HTML"
+                f"{reason}): the upstream must serve PEP 691 JSON or PEP 503 HTML"
             ) from None
-        return UpstreamProject(tuple(files), response.headers.get("etag"), serial, **status)
+        return UpstreamProject(tuple(files), answer.headers.get("etag"), serial, **status)
 
     async def api_version(self, name: str) -> str | None:
         """The PEP 691 ``api-version`` of the upstream's page of ``name`` when it answers
         with PEP 691 JSON, None when it answers with HTML only (for ``blobpi check``)."""
-        url = f"{self.base_url}{name}/"
-
-        async def _get() -> httpx.Response:
-            response = await self._client.get(url, headers={"Accept": _JSON})
-            self.check(response)
-            return response
-
-        response = await self.retrying(f"reading the upstream page of {name!r}", _get)
-        if response.status_code != 200:
+        what = f"reading the upstream page of {name!r}"
+        answer = await self._get(f"{self.base_url}{name}/", what, MAX_PAGE_BYTES, {"Accept": _JSON})
+        if answer.status != 200:
             raise UpstreamUnavailable(
-                f"the upstream page of {name!r} answered HTTP {response.status_code}: check "
+                f"the upstream page of {name!r} answered HTTP {answer.status}: check "
                 f"{self.where} and its credentials"
             )
-        if response.headers.get("content-type", "").split(";")[0].strip() != _JSON:
+        if answer.headers.get("content-type", "").split(";")[0].strip() != _JSON:
             return None
         try:
-            return str(json.loads(response.content)["meta"]["api-version"])
+            return str(json.loads(answer.body)["meta"]["api-version"])
         except (ValueError, KeyError, TypeError):
             return None
 
     async def small(self, url: str) -> bytes | None:
         """A small file (``.metadata``, provenance), or None when the upstream has none."""
-
-        async def _get() -> httpx.Response:
-            response = await self._client.get(url)
-            self.check(response)
-            return response
-
-        response = await self.retrying(f"downloading {redact_url(url)}", _get)
-        if response.status_code in (404, 403, 410):
+        what = f"downloading {_shown(url)}"
+        answer = await self._get(url, what, MAX_METADATA_BYTES)
+        if answer.status in (404, 403, 410):
             return None
-        if response.status_code != 200 or len(response.content) > MAX_METADATA_BYTES:
-            raise UpstreamUnavailable(
-                f"{redact_url(url)} answered HTTP {response.status_code}: check the upstream"
-            )
-        return response.content
+        if answer.status != 200:
+            raise UpstreamUnavailable(f"{what}: HTTP {answer.status}: check the upstream")
+        return answer.body
 
     @contextlib.asynccontextmanager
-    async def stream(self, url: str) -> AsyncIterator[AsyncIterator[bytes]]:
+    async def stream(
+        self, url: str, size: int | None = None
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
         """Stream one download in chunks; the caller retries (and counts) the whole transfer
-        through ``retrying``."""
-        async with self._client.stream("GET", url) as response:
+        through ``retrying``. More bytes than the page's ``size`` (PEP 700) stop it."""
+        what = f"downloading {_shown(url)}"
+        async with self._open(url, what) as response:
             self.check(response)
             if response.status_code != 200:
                 raise UpstreamUnavailable(
-                    f"{redact_url(url)} answered HTTP {response.status_code}: relock if the "
-                    "file is gone, else check the upstream"
+                    f"{what}: HTTP {response.status_code}: relock if the file is gone, else "
+                    "check the upstream"
                 )
-            yield response.aiter_bytes(CHUNK_SIZE)
+            yield _paced(response.aiter_bytes(), size, self.timeout, what)
+
+
+async def _paced(
+    chunks: AsyncIterator[bytes], limit: int | None, timeout: float, what: str
+) -> AsyncIterator[bytes]:
+    """``chunks`` as they come off the network (decoded), in pieces of ``CHUNK_SIZE``; stopped
+    the moment they pass ``limit`` bytes, or when they come slower than ``MIN_RATE`` once
+    ``timeout`` has passed: a per-read timeout alone never ends a body that drips a byte a
+    second. Checked on every network read, not per 4 MiB piece, so a drip is caught in time."""
+    total, started, buffer = 0, time.monotonic(), bytearray()
+    async for chunk in chunks:
+        total += len(chunk)
+        if limit is not None and total > limit:
+            raise UpstreamTooLarge(
+                f"{what}: the answer is over {limit:,} bytes (decoded): not read further"
+            )
+        elapsed = time.monotonic() - started
+        if elapsed > timeout and total < MIN_RATE * elapsed:
+            raise httpx.ReadTimeout(f"the answer came at {total / elapsed:,.0f} bytes/s")
+        buffer += chunk
+        if len(buffer) >= CHUNK_SIZE:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
+
+
+def _split_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
+    """``url`` without its user info, and that user info as basic auth (RFC 3986 3.2.1).
+
+    >>> _split_credentials("https://u:p%40ss@idx.example/simple/")[0]
+    'https://idx.example/simple/'
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return bare, httpx.BasicAuth(unquote(user), unquote(password))
+
+
+def _shown(url: str) -> str:
+    """A URL as messages show it: no user info, no query (a SAS), never a parse error."""
+    try:
+        return redact_url(url)
+    except ValueError:
+        return repr(url.split("@")[-1].split("?")[0][:120])

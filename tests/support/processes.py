@@ -75,17 +75,19 @@ class Azurite:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls) -> Iterator[Azurite]:
+    def start(cls, location: Path | None = None, port: int | None = None) -> Iterator[Azurite]:
+        """In memory, or on disk at ``location`` (so that a restart on ``port`` keeps it)."""
         binary = os.environ.get("AZURITE_BLOB") or str(
             ROOT / ".tools/node_modules/.bin/azurite-blob"
         )
         if not Path(binary).exists() and not shutil.which(binary):
             raise RuntimeError(f"Azurite not found at {binary}: run 'make azurite'")
-        port = free_port()
+        port = port or free_port()
+        keep = ["--location", str(location)] if location else ["--inMemoryPersistence"]
         process = subprocess.Popen(
             [
                 binary,
-                "--inMemoryPersistence",
+                *keep,
                 "--silent",
                 "--disableTelemetry",
                 "--skipApiVersionCheck",

@@ -4,11 +4,24 @@ wheels and sdists that the tests build (tests/support/dists.py).
 It speaks PEP 691 JSON and PEP 503 HTML (by ``Accept``), with optional ``ETag``/304,
 ``X-PyPI-Last-Serial``, PEP 658 ``.metadata`` files and ``core-metadata`` keys, yanked files,
 files under the public index's ``packages/xx/yy/<hex>/`` shape or elsewhere, and fault
-injection: HTTP 500s, slow answers (timeouts), truncated bodies, wrong bytes, malformed pages.
+injection (``fail``), one fault per request, in order:
+
+- ``500``, ``403``, ``429`` (with ``Retry-After: 0``): that status instead of the answer;
+- ``slow``: the answer after ``slow_seconds``; ``drip``: the body at ``DRIP_RATE`` bytes/s;
+- ``truncate``: the connection dropped mid-body; ``length``: a ``Content-Length`` shorter
+  than the body; ``corrupt``: other bytes than the listed hash (a flipped first byte);
+- ``malformed``: a page cut in half; ``huge``: a page that gzip-inflates to ``HUGE_BYTES``;
+  ``garbled``: a page that says ``Content-Encoding: gzip`` but is not;
+- ``loop``: a redirect to itself; ``foreign``: a redirect to ``foreign_url`` (another host).
+
+Hostile content: a file listed under another host or a bad URL (``Dist.url``), a provenance
+on another host, a ``.metadata`` that differs from the wheel's own, another project's file on
+a page (``planted``), and basic auth (``auth``) to test that credentials stay in the request.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import datetime as dt
@@ -17,8 +30,10 @@ import html
 import json
 import re
 import ssl
+import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,7 +44,39 @@ from packaging.utils import canonicalize_name
 from blobpi.mirror.core.distribution import inspect_distribution
 from blobpi.mirror.core.names import parse_distribution_filename
 
-Fault = Literal["500", "slow", "truncate", "corrupt", "malformed"]
+Fault = Literal[
+    "500",
+    "403",
+    "429",
+    "slow",
+    "drip",
+    "truncate",
+    "length",
+    "corrupt",
+    "malformed",
+    "huge",
+    "garbled",
+    "loop",
+    "foreign",
+]
+DRIP_RATE = 2048  # bytes/s: far under the client's minimum rate
+HUGE_BYTES = 300 * 1024 * 1024  # what the ``huge`` page inflates to
+
+
+_BOMB: list[tuple[bytes, zlib._Compress]] = []  # the compressed padding and the compressor after it
+
+
+def _gzip_bomb(body: bytes) -> bytes:
+    """``HUGE_BYTES`` of spaces then ``body`` (JSON may start with whitespace), gzipped:
+    about 300 KB on the wire. The padding is compressed once per process."""
+    if not _BOMB:
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+        block = b" " * (1 << 20)
+        head = b"".join(compressor.compress(block) for _ in range(HUGE_BYTES >> 20))
+        _BOMB.append((head, compressor))
+    head, compressor = _BOMB[0]
+    tail = compressor.copy()
+    return head + tail.compress(body) + tail.flush()
 
 
 @dataclasses.dataclass
@@ -45,6 +92,8 @@ class Dist:
     )
     requires_python: str | None = None
     provenance: bytes | None = None  # PEP 740, served as <file>.provenance when set
+    url: str | None = None  # the URL the pages list, when not the relative default
+    provenance_url: str | None = None  # the provenance URL the pages list, when not beside
 
     @property
     def filename(self) -> str:
@@ -55,6 +104,11 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 drops connection attempts of a client that opens
     # 8 at once; the kernel then retries after a second, which would time the retry, not us.
     request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that gives up mid-body (the faults make it) is expected, not an error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class LocalUpstream:
@@ -67,6 +121,7 @@ class LocalUpstream:
         self.core_metadata_keys = True  # advertise .metadata in pages (PEP 658/714)
         self.html_only = False  # serve PEP 503 HTML whatever the Accept header says
         self.slow_seconds = 3.0
+        self.file_delay = 0.0  # seconds before every file answer: a sync that takes a while
         self.faults: dict[str, list[Fault]] = {}  # URL path -> faults to serve, in order
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.serial = 1
@@ -78,6 +133,11 @@ class LocalUpstream:
         self.lock = threading.Lock()
         self.port = 0
         self.scheme = "http"  # "https" when started with a TLS context
+        self.foreign_url = ""  # where the ``foreign`` fault redirects to
+        self.planted: dict[str, list[str]] = {}  # project -> other projects' files it lists
+        self.auth: tuple[str, str] | None = None  # basic auth every request must carry
+        self.authorized: list[bool] = []  # whether each request carried it
+        self.credentials: list[str | None] = []  # the Authorization header of each request
 
     # --- content -----------------------------------------------------------------------
     def add(
@@ -142,6 +202,8 @@ class LocalUpstream:
 
     def fail(self, path: str, *faults: Fault) -> None:
         """Serve these faults, one per request, for ``path`` (a page or file URL path)."""
+        if "huge" in faults:
+            _gzip_bomb(b"")  # compressed now, not while a client's timeout runs
         with self.lock:
             self.faults.setdefault(path, []).extend(faults)
 
@@ -157,11 +219,12 @@ class LocalUpstream:
 
     # --- rendering -----------------------------------------------------------------------
     def _project_dists(self, name: str) -> list[Dist]:
+        planted = self.planted.get(name, [])
         return sorted(
             (
                 d
                 for d in self.dists.values()
-                if parse_distribution_filename(d.filename).name == name
+                if parse_distribution_filename(d.filename).name == name or d.filename in planted
             ),
             key=lambda d: d.filename,
         )
@@ -174,7 +237,7 @@ class LocalUpstream:
         for d in dists:
             entry: dict[str, object] = {
                 "filename": d.filename,
-                "url": "../.." + d.url_path,  # relative, as PEP 691 allows
+                "url": d.url or "../.." + d.url_path,  # relative, as PEP 691 allows
                 "hashes": {"sha256": d.sha256},
                 "requires-python": d.requires_python,
                 "yanked": d.yanked,
@@ -183,8 +246,8 @@ class LocalUpstream:
             }
             if d.metadata is not None and self.core_metadata_keys:
                 entry["core-metadata"] = {"sha256": hashlib.sha256(d.metadata).hexdigest()}
-            if d.provenance is not None:
-                entry["provenance"] = "../.." + d.url_path + ".provenance"
+            if d.provenance is not None or d.provenance_url:
+                entry["provenance"] = d.provenance_url or "../.." + d.url_path + ".provenance"
             files.append(entry)
         versions = sorted({str(parse_distribution_filename(d.filename).version) for d in dists})
         meta: dict[str, object] = {"api-version": "1.4" if status else "1.1"}
@@ -241,7 +304,7 @@ class LocalUpstream:
                 dists = []
         links = []
         for d in dists:
-            attrs = f'href="../..{d.url_path}#sha256={d.sha256}"'
+            attrs = f'href="{html.escape(d.url or "../.." + d.url_path)}#sha256={d.sha256}"'
             if d.requires_python:
                 attrs += f' data-requires-python="{html.escape(d.requires_python)}"'
             if d.yanked:
@@ -282,10 +345,26 @@ class LocalUpstream:
                 path = self.path.split("?")[0]
                 with upstream.lock:
                     upstream.requests.append((self.command, path))
+                    upstream.credentials.append(self.headers.get("Authorization"))
                     queue = upstream.faults.get(path) or []
                     fault = queue.pop(0) if queue else None
-                if fault == "500":
-                    return self._send(500, b"injected failure", {})
+                if upstream.auth is not None:
+                    user, password = upstream.auth
+                    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                    authorized = self.headers.get("Authorization") == f"Basic {token}"
+                    upstream.authorized.append(authorized)
+                    if not authorized:
+                        return self._send(401, b"who are you?", {"WWW-Authenticate": "Basic"})
+                if fault in ("500", "403"):
+                    return self._send(int(fault), b"injected failure", {})
+                if fault == "429":
+                    return self._send(429, b"slow down", {"Retry-After": "0"})
+                hop = re.search(r"[?&]hop=(\d+)", self.path)
+                if fault == "loop" or hop:  # an endless chain of redirects, ?hop=1, 2...
+                    after = int(hop[1]) + 1 if hop else 1
+                    return self._send(302, b"", {"Location": f"{path}?hop={after}"})
+                if fault == "foreign":
+                    return self._send(302, b"", {"Location": upstream.foreign_url})
                 if fault == "slow":
                     time.sleep(upstream.slow_seconds)
                 if path in upstream.extra:
@@ -345,6 +424,11 @@ class LocalUpstream:
                     headers = {"Content-Type": "application/vnd.pypi.simple.v1+html"}
                 if fault == "malformed":
                     body = body[: len(body) // 2]
+                if fault == "garbled":
+                    headers["Content-Encoding"] = "gzip"
+                if fault == "huge":
+                    headers["Content-Encoding"] = "gzip"
+                    body = _gzip_bomb(body)
                 if upstream.serials:
                     headers["X-PyPI-Last-Serial"] = str(serial)
                 if upstream.etags:
@@ -355,6 +439,7 @@ class LocalUpstream:
                 self._send(200, body, headers)
 
             def _file(self, path: Path, fault: Fault | None) -> None:
+                time.sleep(upstream.file_delay)
                 if fault is None:  # stream from disk: files of any size, flat memory
                     self.send_response(200)
                     self.send_header("Content-Type", "application/octet-stream")
@@ -366,6 +451,24 @@ class LocalUpstream:
                                 self.wfile.write(chunk)
                     return
                 data = path.read_bytes()
+                if fault == "drip":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    with contextlib.suppress(OSError):  # the client gives up: expected
+                        for start in range(0, len(data), DRIP_RATE // 10):
+                            self.wfile.write(data[start : start + DRIP_RATE // 10])
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                    self.close_connection = True
+                    return
+                if fault == "length":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data) - 100))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    self.close_connection = True
+                    return
                 if fault == "corrupt":
                     data = bytes([data[0] ^ 0xFF]) + data[1:]
                 if fault == "truncate":

@@ -10,12 +10,13 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from blobpi.mirror.core.model import File, ProjectPage
-from blobpi.mirror.core.settings import Filters
+from blobpi.mirror.core.settings import Filters, SyncConfig
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.core.plan import (
     page_without_files,
     plan_deletes,
     plan_project,
+    removal_refused,
     removed_projects,
     shard_of,
 )
@@ -283,3 +284,51 @@ def test_plan_project__urgent_line_passes_the_cool_down() -> None:
     assert _fetched("demo==2.0", cool) == []
     urgent = _fetched("demo==2.0  # blobpi: urgent: fixes CVE-2025-1", cool)
     assert "demo-2.0.tar.gz" in urgent
+
+
+@pytest.mark.parametrize(
+    "twin",
+    [
+        "Demo-1.0-py3-none-any.whl",  # another spelling of the name
+        "demo-1.0.0-py3-none-any.whl",  # another spelling of the version
+        "demo-1.0-1-py3-none-any.whl",  # a build tag
+        "demo-1.0-py2.py3-none-any.whl",  # overlapping tags
+    ],
+)
+def test_plan_project__one_file_per_distribution_identity(twin: str) -> None:
+    stored = [dataclasses.replace(UPSTREAM[0], url="../../packages/x/demo-1.0-py3-none-any.whl")]
+    upstream = [*UPSTREAM, _file(twin)]
+    plan = plan_project(DEMO, parse_allowlist("demo==1.0"), upstream, stored, FILTERS, NOW)
+    assert twin not in [w.upstream.filename for w in plan.fetch]
+    assert any("same distribution as 'demo-1.0-py3-none-any.whl'" in n for n in plan.notes)
+    fresh = plan_project(DEMO, parse_allowlist("demo==1.0"), upstream, [], FILTERS, NOW)
+    fetched = [w.upstream.filename for w in fresh.fetch]
+    assert len([f for f in fetched if f.endswith(".whl")]) == 1  # the first by name, not both
+
+
+def test_plan_project__a_page_lists_only_its_own_files() -> None:
+    planted = [*UPSTREAM, _file("other-1.0-py3-none-any.whl")]
+    plan = plan_project(DEMO, parse_allowlist("demo==1.0"), planted, [], FILTERS, NOW)
+    assert "other-1.0-py3-none-any.whl" not in [w.upstream.filename for w in plan.fetch]
+    assert any("not a file of 'demo'" in n for n in plan.notes)
+
+
+@pytest.mark.parametrize(
+    ("removed", "synced", "share", "refused"),
+    [
+        (0, 0, 0.25, False),
+        (1, 1, 0.25, False),
+        (1, 3, 0.0, False),
+        (2, 3, 0.25, True),
+        (2, 8, 0.25, False),
+        (3, 8, 0.25, True),
+        (29, 29, 0.25, True),
+        (29, 29, 1.0, False),
+    ],
+)
+def test_removal_refused__past_the_share(
+    removed: int, synced: int, share: float, refused: bool
+) -> None:
+    why = removal_refused(removed, synced, SyncConfig(max_removal_share=share))
+    assert (why is not None) is refused
+    assert why is None or "--allow-mass-removal" in why

@@ -293,3 +293,21 @@ def test_cli__a_bad_variable_is_one_line_and_exit_1(
 )
 def test_parse_size__units(raw: str | int, size: int) -> None:
     assert parse_size(raw) == size
+
+
+def test_settings__upstream_origins_and_removal_share() -> None:
+    sync = parse_settings(
+        {"BLOBPI_UPSTREAM_ORIGINS": "https://Files.example:443, http://b.example:81/x"},
+        {"sync": {"max-removal-share": 0.5}},
+    ).sync
+    assert sync.upstream_origins == ("https://files.example", "http://b.example:81")
+    assert sync.max_removal_share == 0.5
+    listed = parse_settings({}, {"sync": {"upstream-origins": ["https://f.example"]}}).sync
+    assert listed.upstream_origins == ("https://f.example",)
+    for environ in (
+        {"BLOBPI_UPSTREAM_ORIGINS": "ftp://x.example"},
+        {"BLOBPI_UPSTREAM_ORIGINS": "http://x.example:99999"},
+        {"BLOBPI_MAX_REMOVAL_SHARE": "1.5"},
+    ):
+        with pytest.raises(ConfigError, match="set e.g."):
+            parse_settings(environ)

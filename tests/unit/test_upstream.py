@@ -3,14 +3,23 @@ backoff (429, 5xx, Retry-After), ETag and 304, PEP 691 / PEP 503 parsing, error 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
-from collections.abc import Callable
+import zlib
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
-from blobpi.mirror.core.errors import ProjectNotFound, UpstreamUnavailable, UpstreamUnreachable
+from blobpi.mirror.core.errors import (
+    ForeignOrigin,
+    ProjectNotFound,
+    UpstreamTooLarge,
+    UpstreamUnavailable,
+    UpstreamUnreachable,
+)
+from blobpi.mirror.core.origins import Origins
 from blobpi.sync.io.upstream import Upstream, UpstreamProject, retry_after
 
 pytestmark = pytest.mark.anyio
@@ -204,3 +213,100 @@ async def test_upstream__closes_only_a_client_it_made() -> None:
     async with own:
         pass
     assert own._client.is_closed
+
+
+# --- origins, redirects, limits while streaming, credentials (issue 10) -----------------
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata service
+        "https://index.test.evil.example/simple/demo/",  # a look-alike host
+        "http://index.test/simple/demo/",  # same host, other scheme: another origin
+        "https://index.test:8443/simple/demo/",  # same host, other port
+        "file:///etc/passwd",
+    ],
+)
+async def test_upstream__a_redirect_off_the_allowed_origins_is_never_followed(
+    location: str,
+) -> None:
+    recorder = Recorder(httpx.Response(302, headers={"location": location}), _json())
+    upstream, client = recorder.upstream()
+    async with client, upstream:
+        with pytest.raises(ForeignOrigin, match="not fetched"):
+            await upstream.project("demo")
+    assert [str(r.url) for r in recorder.requests] == [BASE + "demo/"]
+
+
+async def test_upstream__each_hop_is_checked_and_an_allowed_one_followed() -> None:
+    files = "https://files.test/demo/"
+    recorder = Recorder(
+        httpx.Response(301, headers={"location": "/simple/demo-moved/"}),
+        httpx.Response(302, headers={"location": files}),
+        _json(),
+    )
+    client = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+    origins = Origins.of(BASE, ["https://files.test"])
+    async with client, Upstream(BASE, client=client, origins=origins) as upstream:
+        got = await upstream.project("demo")
+    assert got is not None
+    assert [str(r.url) for r in recorder.requests][1:] == [BASE + "demo-moved/", files]
+    (f,) = got.files  # relative links resolve against the last hop
+    assert f.url == "https://files.test/files/demo-1.0-py3-none-any.whl"
+
+
+async def test_upstream__a_gzip_bomb_stops_at_the_limit_while_streaming(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("blobpi.sync.io.upstream.MAX_PAGE_BYTES", 1 << 20)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    pulled: list[int] = []
+
+    async def _bomb() -> AsyncIterator[bytes]:
+        for number in range(300):  # 300 MiB once inflated, about 1 KiB per chunk on the wire
+            pulled.append(number)
+            yield compressor.compress(b" " * (1 << 20)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+    def _answer(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": JSON_TYPE, "content-encoding": "gzip"}
+        return httpx.Response(200, content=_bomb(), headers=headers)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(_answer))
+    async with client, Upstream(BASE, client=client, retries=0) as upstream:
+        with pytest.raises(UpstreamTooLarge, match="over 1,048,576 bytes"):
+            await upstream.project("demo")
+    assert len(pulled) < 5  # refused after reading about the limit, not the whole body
+
+
+async def test_upstream__credentials_go_in_a_header_never_in_a_url() -> None:
+    recorder = Recorder(_json())
+    client = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+    user_url = "https://bob:p%40ss-w0rd@index.test/simple/"
+    async with client, Upstream(user_url, client=client) as upstream:
+        got = await upstream.project("demo")
+    (request,) = recorder.requests
+    assert str(request.url) == BASE + "demo/"
+    assert (
+        request.headers["authorization"] == "Basic " + base64.b64encode(b"bob:p@ss-w0rd").decode()
+    )
+    assert got is not None and "p%40ss" not in got.files[0].url and "bob" not in upstream.where
+
+
+async def test_upstream__credentials_are_not_sent_to_another_allowed_origin() -> None:
+    recorder = Recorder(httpx.Response(200, content=b"data"))
+    client = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+    origins = Origins.of("https://bob:pw12@index.test/simple/", ["https://files.test"])
+    user_url = "https://bob:pw12@index.test/simple/"
+    async with client, Upstream(user_url, client=client, origins=origins) as upstream:
+        assert await upstream.small("https://files.test/x.metadata") == b"data"
+    assert "authorization" not in recorder.requests[0].headers
+
+
+async def test_upstream__a_download_longer_than_its_listed_size_is_stopped() -> None:
+    recorder = Recorder(httpx.Response(200, content=b"x" * 5000))
+    upstream, client = recorder.upstream()
+    async with client, upstream, upstream.stream(BASE + "f.whl", size=4000) as chunks:
+        with pytest.raises(UpstreamTooLarge, match="over 4,000 bytes"):
+            async for _ in chunks:
+                pass
