@@ -310,3 +310,16 @@ async def test_upstream__a_download_longer_than_its_listed_size_is_stopped() -> 
         with pytest.raises(UpstreamTooLarge, match="over 4,000 bytes"):
             async for _ in chunks:
                 pass
+
+
+async def test_upstream__a_page_naming_an_unknown_charset_is_read_as_utf8() -> None:
+    html = f'<a href="/f/demo-1.0.tar.gz#sha256={SHA}">demo-1.0.tar.gz</a>'
+    recorder = Recorder(
+        httpx.Response(
+            200, content=html.encode(), headers={"content-type": "text/html; charset=evil"}
+        )
+    )
+    upstream, client = recorder.upstream()
+    async with client, upstream:
+        got = await upstream.project("demo")
+    assert got is not None and [f.filename for f in got.files] == ["demo-1.0.tar.gz"]
