@@ -9,7 +9,8 @@ is its old name), ``/metrics`` (``metrics``), and the status pages for people, `
 ``/osv/v1/...`` OSV's query API over the container's advisories (``osv_api``), and
 ``auth`` guards everything but the probes. Errors are raised typed and answered by the one
 table in ``responses``. Pages come from ``PageCache``; nothing is rendered
-or listed per request. Start it with
+or listed per request. HTML is served as rendered from the JSON record the cache holds
+(``_page``), never from a separately stored blob, so the formats cannot disagree. Start it with
 ``uvicorn --factory blobpi.mirror.server.app:create_app``.
 """
 
@@ -19,6 +20,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 
 import anyio
+from packaging.utils import NormalizedName
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -37,7 +39,12 @@ from blobpi.mirror.core.layout import history_path, package_path, page_path
 from blobpi.mirror.core.model import ProjectList
 from blobpi.mirror.core.names import project_name
 from blobpi.mirror.core.negotiate import Format, select_format
-from blobpi.mirror.core.render import render_index_html, render_index_json
+from blobpi.mirror.core.render import (
+    index_html_from_json,
+    project_html_from_json,
+    render_index_html,
+    render_index_json,
+)
 from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.tokens import TokenFile
 from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
@@ -109,11 +116,19 @@ def _page_response(request: Request, page: CachedPage, fmt: Format) -> Response:
     return Response(body, headers=headers, media_type=media_type)
 
 
+async def _page(pages: PageCache, name: NormalizedName | None, fmt: Format) -> CachedPage:
+    """The page from the project's record (its JSON); HTML is derived from that version."""
+    derive = None
+    if not fmt.is_json:
+        derive = project_html_from_json if name is not None else index_html_from_json
+    return await pages.get(page_path(name, Format.JSON), derive=derive)
+
+
 async def root_page(request: Request) -> Response:
     fmt = _page_format(request)
     _, pages = _state(request)
     try:
-        page = await pages.get(page_path(None, fmt))
+        page = await _page(pages, None, fmt)
     except BlobNotFound:  # an index with nothing in it yet is still an index
         page = _EMPTY_ROOT[Format.JSON if fmt.is_json else Format.HTML]
     return _page_response(request, page, fmt)
@@ -133,7 +148,7 @@ async def project_page(request: Request) -> Response:
     fmt = _page_format(request)
     _, pages = _state(request)
     try:
-        page = await pages.get(page_path(name, fmt))
+        page = await _page(pages, name, fmt)
     except BlobNotFound:
         raise ProjectNotFound(f"no project {name!r} in this index") from None
     return _page_response(request, page, fmt)

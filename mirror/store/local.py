@@ -233,21 +233,20 @@ class LocalStore:
         metadata: Mapping[str, str] | None,
     ) -> BlobInfo:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if create_only and target.exists():  # before touching the metadata of the existing blob
-            raise BlobExists(f"blob {path!r} already exists in {self.description}")
         meta_path = self._meta_path(path)
-        if metadata:
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            meta_tmp = tmp.with_suffix(".meta")
-            meta_tmp.write_text(json.dumps(dict(metadata)))
-            os.replace(meta_tmp, meta_path)  # before the blob: a visible blob has its metadata
-        if create_only:
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                raise BlobExists(f"blob {path!r} already exists in {self.description}") from None
-        else:
-            with self._locked():
+        with self._locked():
+            if create_only:
+                if target.exists():  # before touching the metadata of the existing blob
+                    raise BlobExists(f"blob {path!r} already exists in {self.description}")
+                # The metadata before the blob: a visible write-once file has its sha256.
+                self._write_meta(meta_path, tmp, metadata)
+                try:
+                    os.link(tmp, target)
+                except FileExistsError:
+                    raise BlobExists(
+                        f"blob {path!r} already exists in {self.description}"
+                    ) from None
+            else:
                 if if_match is not None:
                     try:
                         current = _etag(target.stat())
@@ -255,8 +254,22 @@ class LocalStore:
                         current = None
                     if current != if_match:
                         raise PreconditionFailed(f"blob {path!r} changed while it was updated")
+                # Only the winner of the check writes metadata, and after the blob: a crash in
+                # between leaves metadata that names an older source, which is rewritten, never
+                # metadata that claims a content the blob does not have.
                 os.replace(tmp, target)
+                self._write_meta(meta_path, tmp, metadata)
         return self._info(path, target.stat())
+
+    @staticmethod
+    def _write_meta(meta_path: Path, tmp: Path, metadata: Mapping[str, str] | None) -> None:
+        if metadata:
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            meta_tmp = tmp.with_suffix(".meta")
+            meta_tmp.write_text(json.dumps(dict(metadata)))
+            os.replace(meta_tmp, meta_path)
+        else:
+            meta_path.unlink(missing_ok=True)
 
     async def list(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
         # Walk only the directory the prefix names, not the whole tree.
