@@ -3,7 +3,8 @@
 The one path for ``blobpi upload``, the upload API and ``azureml add-private-wheel``.
 Write order (crash-safe, DESIGN.md): the file blob, then its PEP 658 ``.metadata``, then the
 project's pages, then the root. A crash in between leaves an unreferenced blob, never a page
-that links to a missing file; publishing again converges.
+that links to a missing file; publishing again converges. Uniqueness and tombstones
+compare distribution identities (``core.identity``), never filename strings.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from blobpi.mirror.core.errors import (
     UploadRejected,
     UploadTooLarge,
 )
+from blobpi.mirror.core.identity import clashing
 from blobpi.mirror.core.layout import content_path, metadata_path
 from blobpi.mirror.core.model import File, ProjectList, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
@@ -73,6 +75,27 @@ def _refuse_mirrored(page: ProjectPage | None, filename: str, allow_mirrored: bo
         )
 
 
+def _existing(
+    page: ProjectPage | None, filename: str, sha256: str, racing: bool = False
+) -> File | None:
+    """The file already stored as this upload, or None if it is new; ``UploadConflict`` when
+    the same distribution is there under this or another filename with other bytes."""
+    same = clashing(filename, [f.filename for f in page.files]) if page else []
+    if not same:
+        return None
+    assert page is not None
+    found = page.file(same[0])
+    assert found is not None
+    if len(same) == 1 and same[0] == filename and found.sha256 == sha256:
+        return found  # the identical file: an idempotent re-upload
+    what = "was just uploaded" if racing else "already exists"
+    alias = "" if same[0] == filename else f" as {same[0]!r} (the same distribution)"
+    raise UploadConflict(
+        f"{filename!r} {what} with different content{alias}, and files are never "
+        "replaced: bump the version and upload the new build"
+    )
+
+
 async def publish(
     store: BlobStore,
     filename: str,
@@ -102,18 +125,15 @@ async def publish(
         )
     page = await read_project(store, dist.name)
     _refuse_mirrored(page, filename, allow_mirrored)
-    existing = page.file(filename) if page else None
+    existing = _existing(page, filename, sha256)
     if existing is not None:
-        if existing.sha256 == sha256:
-            return Published(existing, created=False)
+        return Published(existing, created=False)
+    deleted = clashing(filename, await read_tombstones(store, dist.name))
+    if deleted:
         raise UploadConflict(
-            f"{filename!r} already exists with different content, and files are never "
-            "replaced: bump the version and upload the new build"
-        )
-    if filename in await read_tombstones(store, dist.name):
-        raise UploadConflict(
-            f"{filename!r} was deleted, and a filename is never used again (hashed locks "
-            "name it): bump the version and upload the new build"
+            f"{filename!r} is the same distribution as the deleted {deleted[0]!r}, and a "
+            "deleted distribution is never stored again (hashed locks name it): bump the "
+            "version and upload the new build"
         )
     inspected = await anyio.to_thread.run_sync(inspect_distribution, filename, fileobj)
     uploaded = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
@@ -154,10 +174,7 @@ async def publish(
     def _add(current: ProjectPage | None) -> ProjectPage:
         _refuse_mirrored(current, filename, allow_mirrored)
         files = list(current.files) if current else []
-        clash = current.file(filename) if current else None
-        if clash is not None and clash.sha256 != sha256:
-            raise UploadConflict(f"{filename!r} was just uploaded with different content")
-        if clash is None:
+        if _existing(current, filename, sha256, racing=True) is None:
             files.append(file)
         versions = [*(current.versions if current else ()), str(dist.version)]
         # a deprecated project keeps its PEP 792 status across uploads
