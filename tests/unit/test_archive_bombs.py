@@ -42,7 +42,7 @@ def _sdist(*, empty_headers: int = 0, zeros: int = 0) -> io.BytesIO:
         if zeros:
             info = tarfile.TarInfo("bomb-1.0/zeros")
             info.size = zeros
-            archive.addfile(info, _Zeros(zeros))  # type: ignore[arg-type]
+            archive.addfile(info, _Zeros(zeros))
         info = tarfile.TarInfo("bomb-1.0/PKG-INFO")
         info.size = len(PKG_INFO)
         archive.addfile(info, io.BytesIO(PKG_INFO))
