@@ -47,7 +47,7 @@ from blobpi.mirror.core.render import (
 )
 from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.tokens import TokenFile
-from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
+from blobpi.mirror.server.auth import AuthMiddleware, TokenCache, visible_projects
 from blobpi.mirror.server.cache import CachedPage, PageCache
 from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from blobpi.mirror.server.osv_api import AdvisoryCache, osv_routes
@@ -124,8 +124,24 @@ async def _page(pages: PageCache, name: NormalizedName | None, fmt: Format) -> C
     return await pages.get(page_path(name, Format.JSON), derive=derive)
 
 
+async def _projects(request: Request) -> ProjectList:
+    """The project list the caller may see (a project's token sees only its project)."""
+    _, pages = _state(request)
+    try:  # from the page cache, like every other page: no store read per request
+        root = await pages.get(page_path(None, Format.JSON))
+        projects = ProjectList.from_json(json.loads(root.body))
+    except BlobNotFound:
+        projects = ProjectList()
+    return ProjectList(visible_projects(request.scope.get("blobpi.token"), projects.projects))
+
+
 async def root_page(request: Request) -> Response:
     fmt = _page_format(request)
+    token = request.scope.get("blobpi.token")
+    if token is not None and token.project:  # rendered for it: the shared page lists all
+        projects = await _projects(request)
+        render = render_index_json if fmt.is_json else render_index_html
+        return _page_response(request, CachedPage.of(render(projects)), fmt)
     _, pages = _state(request)
     try:
         page = await _page(pages, None, fmt)
