@@ -39,6 +39,7 @@ def configure_parser(subparsers: Any) -> None:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from blobpi.mirror.server.app import create_app
+    from blobpi.mirror.server.timeouts import header_deadline_protocol
 
     if not settings.storage.startswith(("http://", "https://")):
         if not Path(settings.storage).is_dir():
@@ -54,7 +55,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         create_app(settings),
         host=settings.server.host,
         port=settings.server.port,
-        proxy_headers=True,
+        # X-Forwarded-For only from the proxies the operator lists (uvicorn's own default
+        # trusts loopback, which lets any local caller choose its address).
+        proxy_headers=bool(settings.server.trusted_proxies),
+        forwarded_allow_ips=list(settings.server.trusted_proxies) or None,
+        http=header_deadline_protocol(settings.server.header_timeout),
         server_header=False,
         log_level="info",
         log_config=None,  # uvicorn's loggers go to blobpi's handler (cli/main.py): one format

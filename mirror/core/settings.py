@@ -113,6 +113,11 @@ class ServerSettings:
     auth_failure_limit: int = 10  # failed authentications per client per minute, then 429
     # APPLICATIONINSIGHTS_CONNECTION_STRING: traces to Azure Monitor (server/telemetry.py)
     telemetry: str | None = dataclasses.field(default=None, repr=False)
+    # Proxies whose X-Forwarded-For names the client (addresses or networks); none by
+    # default, so no caller, not even a local one, can choose the address it is limited by.
+    trusted_proxies: tuple[str, ...] = ()
+    header_timeout: float = 10.0  # seconds for a request's headers to arrive, then closed
+    body_timeout: float = 30.0  # seconds a request body may pause, then 408
 
     @property
     def allows_anonymous_read(self) -> bool:

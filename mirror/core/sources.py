@@ -9,6 +9,7 @@ An empty variable counts as unset (container apps cannot unset an inherited one)
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -115,6 +116,16 @@ def _block(raw: object) -> str:
     return value
 
 
+def _networks(raw: object) -> tuple[str, ...]:
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(n, str) for n in items):
+        raise ValueError("is not a list of addresses")
+    try:
+        return tuple(str(ipaddress.ip_network(n.strip(), strict=False)) for n in items)
+    except ValueError:
+        raise ValueError("has an entry that is not an IP address or network") from None
+
+
 def _shard(raw: object) -> Shard:
     try:
         return Shard.parse(str(raw))
@@ -175,6 +186,9 @@ _KEYS = (
     _Key("server", "auth_failure_limit", _INT, "10", "BLOBPI_AUTH_FAILURE_LIMIT"),
     # The Azure Monitor distro's own variable; a secret (its key may ingest data)
     _Key("server", "telemetry", _text, "'InstrumentationKey=...'", _AI, in_file=False),
+    _Key("server", "trusted_proxies", _networks, "10.0.0.0/16", "BLOBPI_TRUSTED_PROXIES"),
+    _Key("server", "header_timeout", _number(float, 0.001), "10", "BLOBPI_HEADER_TIMEOUT"),
+    _Key("server", "body_timeout", _number(float, 0.001), "30", "BLOBPI_BODY_TIMEOUT"),
     _Key("sync", "upstream", _text, _URL, "BLOBPI_UPSTREAM"),
     _Key("sync", "allowlist", lambda raw: Path(_text(raw)), "allowlist.txt", "BLOBPI_ALLOWLIST"),
     _Key("sync", "shard", _shard, "1/4", "BLOBPI_SHARD"),

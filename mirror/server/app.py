@@ -17,6 +17,7 @@ or listed per request. HTML is served as rendered from the JSON record the cache
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Mapping
 
 import anyio
@@ -55,6 +56,7 @@ from blobpi.mirror.server.requestlog import RequestLogMiddleware
 from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.status import Summary, overview, project_status
 from blobpi.mirror.server.telemetry import tracing_middleware
+from blobpi.mirror.server.timeouts import BodyTimeoutMiddleware
 from blobpi.mirror.server.upload_api import upload
 from blobpi.mirror.store.protocol import BlobStore, open_store
 
@@ -289,6 +291,7 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
             Middleware(RequestLogMiddleware),
             Middleware(MetricsMiddleware, metrics=counters),
             *tracing_middleware(settings.server.telemetry),  # [] unless configured
+            Middleware(BodyTimeoutMiddleware, seconds=settings.server.body_timeout),
             Middleware(AuthMiddleware),
         ],
     )

@@ -26,6 +26,7 @@ from blobpi.mirror.core.errors import (
     NoAdvisories,
     NotAcceptable,
     ProjectNotFound,
+    RequestTimeout,
     StorageUnavailable,
     TokenStoreUnreadable,
     TooManyFailures,
@@ -67,6 +68,7 @@ STATUS: Mapping[type[MirrorError], Answer] = {
     UploadForbidden: Answer(403),
     UploadConflict: Answer(409),
     UploadTooLarge: Answer(413),
+    RequestTimeout: Answer(408, headers=lambda _: {"Connection": "close"}),
     UpstreamUnavailable: Answer(502),
     StorageUnavailable: Answer(503, "the index's storage is unavailable; retry later"),
     # the message names where the store is: logged for the operator, never told the client
