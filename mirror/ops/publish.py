@@ -130,10 +130,14 @@ async def publish(
         return Published(existing, created=False)
     deleted = clashing(filename, await read_tombstones(store, dist.name))
     if deleted:
+        what = (
+            "was deleted"
+            if deleted[0] == filename
+            else f"is the same distribution as the deleted {deleted[0]!r}"
+        )
         raise UploadConflict(
-            f"{filename!r} is the same distribution as the deleted {deleted[0]!r}, and a "
-            "deleted distribution is never stored again (hashed locks name it): bump the "
-            "version and upload the new build"
+            f"{filename!r} {what}, and a deleted distribution is never used again (hashed "
+            "locks name it): bump the version and upload the new build"
         )
     inspected = await anyio.to_thread.run_sync(inspect_distribution, filename, fileobj)
     uploaded = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)

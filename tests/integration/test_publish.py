@@ -159,7 +159,7 @@ async def test_publish__a_deleted_distribution_is_never_stored_again(
     await delete(store, canonicalize_name("acme"), Version("1.0"), sdist.name, _yes)
     for filename in ("ACME-1.0.tar.gz", "acme-1.0.0.tar.gz", sdist.name):
         other = build_sdist(tmp_path / filename, "acme", "1.0", requires=["evil"])
-        with pytest.raises(UploadConflict, match="deleted 'acme-1.0.tar.gz'"):
+        with pytest.raises(UploadConflict, match="deleted.*never used again"):
             await _publish(store, other, filename)
 
 
