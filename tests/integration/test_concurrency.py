@@ -17,16 +17,20 @@ from blobpi.mirror.core.layout import page_path
 from blobpi.mirror.core.model import ProjectPage
 from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.core.render import project_html_from_json
-from blobpi.mirror.core.settings import Settings
+from blobpi.mirror.core.settings import Filters, Settings, SyncConfig
 from blobpi.mirror.ops.publish import Published, publish
 from blobpi.mirror.server.app import create_app
-from blobpi.mirror.store.pages import read_project
+from blobpi.mirror.store.pages import read_project, read_projects
 from blobpi.mirror.store.protocol import BlobStore
+from blobpi.sync.core.allowlist import parse_allowlist
+from blobpi.sync.io.apply import run_sync
 from tests.support.dists import build_wheel
+from tests.support.upstream import LocalUpstream
 
 pytestmark = pytest.mark.anyio
 ROUNDS = 12  # per store; each round races RACERS uploads of one new filename
 RACERS = 3
+UPSTREAM_PROJECTS = 8
 _HREF_HASH = re.compile(rb'href="[^"#]*/([^/"#]+)#sha256=([0-9a-f]{64})"')
 
 
@@ -118,3 +122,45 @@ async def test_concurrency__a_stale_html_twin_is_never_served(store: BlobStore) 
     await store.put(page_path("torn", Format.HTML), b"<a href='../../evil#sha256=00'>x</a>")  # type: ignore[arg-type]
     _, _, served_html, _ = await _served(store, "torn")
     assert served_html == project_html_from_json(record)
+
+
+async def test_concurrency__a_sync_while_uploads_happen_loses_nothing(
+    store: BlobStore, tmp_path: Path
+) -> None:
+    """The sync (mirrored projects) and uploads (private ones) write the same root page at
+    once: every project of both ends up listed, and every page agrees with its bytes."""
+    built = tmp_path / "upstream"
+    with LocalUpstream.start() as upstream:
+        pins = []
+        for i in range(UPSTREAM_PROJECTS):
+            dist = upstream.add(build_wheel(built, f"mirrored{i}", "1.0"))
+            pins.append(f"mirrored{i}==1.0 --hash=sha256:{dist.sha256}")
+        config = SyncConfig(
+            upstream=upstream.index_url,
+            filters=Filters(python_versions=("3.12",)),
+            timeout=5.0,
+            retries=2,
+            backoff=0.01,
+        )
+        private = [build_wheel(tmp_path / "private", f"private{i}", "1.0") for i in range(8)]
+
+        async def _uploads() -> None:
+            for wheel in private:
+                with wheel.open("rb") as f:
+                    await publish(store, wheel.name, f, max_bytes=10**6)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(_uploads)
+            group.start_soon(
+                lambda: run_sync(store, config, parse_allowlist("\n".join(pins) + "\n"))
+            )
+    listed = set((await read_projects(store)).projects)
+    expected = {f"mirrored{i}" for i in range(UPSTREAM_PROJECTS)} | {
+        f"private{i}" for i in range(8)
+    }
+    assert listed == expected
+    root_html = await store.get(page_path(None, Format.HTML))
+    assert root_html is not None
+    assert all(f'href="{name}/"'.encode() in root_html.data for name in expected)
+    for name in expected:
+        await _check_consistent(store, name)
