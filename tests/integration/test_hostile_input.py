@@ -506,19 +506,3 @@ def test_hostile__malformed_upload_bodies(index: Index, content_type: bytes) -> 
     answer = call(index, b"/", method="POST", headers=headers, body=b"--x\r\n" * 1000)
     _assert_safe(answer)
     assert 400 <= answer.status < 500, answer
-
-
-def hostile_case_count() -> int:
-    """How many inputs this module tries (quoted in docs/guarantees.md)."""
-    return (
-        len(_PATH_CASES)
-        + 7
-        + len(_NAMES)
-        + 5
-        + 2 * len(_ACCEPTS)
-        + len(_RANGES)
-        + 10 * 2 * 2
-        + len(_FILENAMES)
-        + 6
-        + 5
-    )
