@@ -122,7 +122,7 @@ async def _client(
             elif digest.hexdigest() != file["hashes"]["sha256"]:
                 stats.error(f"{url}: bytes differ from the page's sha256")
         except httpx.HTTPError as e:
-            stats.error(f"{type(e).__name__}: {e}")
+            stats.error(f"{type(e).__name__} on {e.request.url}: {e}")
 
 
 def _rss(pid: int) -> int:
@@ -153,7 +153,12 @@ def _rss_flat(samples: list[int]) -> bool:
 async def _load(base: str, pid: int, clients: int, seconds: float) -> dict[str, Any]:
     stats, samples = Stats(), list[int]()
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped before the server's keep-alive timeout (uvicorn: 5 s), so
+    # a request never goes out on a connection the server is closing at that moment (a race
+    # every HTTP client has, and pip's retries cover; here it would count as an error).
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
         async with anyio.create_task_group() as group:
             group.start_soon(_sample_rss, pid, deadline, samples)
