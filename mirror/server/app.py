@@ -11,7 +11,8 @@ is its old name), ``/metrics`` (``metrics``), and the status pages for people, `
 table in ``responses``. Pages come from ``PageCache``; nothing is rendered
 or listed per request. HTML is served as rendered from the JSON record the cache holds
 (``_page``), never from a separately stored blob, so the formats cannot disagree. Start it with
-``uvicorn --factory blobpi.mirror.server.app:create_app``.
+``blobpi serve``, which adds the header timeout and the trusted proxies (``timeouts``);
+``uvicorn --factory blobpi.mirror.server.app:create_app`` keeps uvicorn's own defaults.
 """
 
 from __future__ import annotations

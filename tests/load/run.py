@@ -45,9 +45,11 @@ class Stats:
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self.bytes = 0
+        self.requests = 0  # HTTP requests sent (an HTML page operation sends two)
 
-    def record(self, kind: str, seconds: float) -> None:
+    def record(self, kind: str, seconds: float, requests: int = 1) -> None:
         self.latency[kind].append(seconds)
+        self.requests += requests
 
     def error(self, text: str) -> None:
         if len(self.errors) < 50:  # the first ones say enough
@@ -90,7 +92,7 @@ async def _client(
                 html = await http.get(f"{base}/simple/{name}/", headers={"Accept": accept})
                 if html.status_code != 200:
                     stats.error(f"/simple/{name}/ (html): {html.status_code}")
-            stats.record("page", time.monotonic() - started)
+            stats.record("page", time.monotonic() - started, 1 + (accept == "text/html"))
             if page.status_code != 200:
                 stats.error(f"/simple/{name}/ listed in the root, answered {page.status_code}")
                 continue
@@ -164,7 +166,7 @@ async def _load(base: str, pid: int, clients: int, seconds: float) -> dict[str, 
             group.start_soon(_sample_rss, pid, deadline, samples)
             for seed in range(clients):
                 group.start_soon(_client, http, base, stats, deadline, seed)
-    requests = sum(len(v) for v in stats.latency.values())
+    requests = stats.requests
     return {
         "clients": clients,
         "seconds": seconds,
