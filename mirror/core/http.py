@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["Unsatisfiable", "accepts_gzip", "etag_matches", "parse_range"]
+__all__ = ["Unsatisfiable", "accepts_gzip", "content_length", "etag_matches", "parse_range"]
 
 # RFC 9110 DIGIT is ASCII only: ``str.isdigit`` also accepts '²' and other digits ``int`` refuses.
 _DIGITS = re.compile(r"[0-9]{1,18}")  # 18 digits: any real size, never a huge int to parse
@@ -50,6 +50,19 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if end < start:
         return None
     return start, min(end, size - 1)
+
+
+def content_length(header: str | None) -> int | None:
+    """A ``Content-Length`` (RFC 9110 8.6) as a number, or None if absent or not 1*DIGIT.
+
+    ``str.isdigit`` accepts '²' and ``int`` refuses thousands of digits: both were 500s.
+
+    >>> content_length("123"), content_length("1\u00b2"), content_length("9" * 5000)
+    (123, None, None)
+    """
+    if header is None or not _DIGITS.fullmatch(header.strip()):
+        return None
+    return int(header.strip())
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

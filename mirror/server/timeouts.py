@@ -24,8 +24,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from blobpi.mirror.core.errors import MirrorError, RequestTimeout
-from blobpi.mirror.server.responses import error_response
+from blobpi.mirror.core.errors import RequestTimeout
+from blobpi.mirror.core.http import content_length
 
 __all__ = ["MIN_BODY_RATE", "BodyTimeoutMiddleware", "header_deadline_protocol"]
 
@@ -83,11 +83,9 @@ class BodyTimeoutMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
-        size = int(declared) if declared.isascii() and declared.isdigit() else 0
+        size = content_length(Headers(scope=scope).get("content-length")) or 0
         deadline = time.monotonic() + self.seconds + size / self.min_rate
         done = False
-        started = False
 
         async def _receive() -> Message:
             nonlocal done
@@ -104,14 +102,5 @@ class BodyTimeoutMiddleware:
             done = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
-        async def _send(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
-        try:
-            await self.app(scope, _receive, _send)
-        except MirrorError as e:  # raised outside a route (a middleware read the body)
-            if started:
-                raise
-            await error_response(scope["method"], scope["path"], e)(scope, receive, send)
+        # Raised where the route reads the body, so the app's error table answers it (408).
+        await self.app(scope, _receive, send)

@@ -388,6 +388,8 @@ def test_hostile__range_headers(index: Index, byte_range: str) -> None:
         (b"accept-encoding", b"gzip;q=" + b"9" * 10_000),
         (b"x-forwarded-for", b"1.2.3.4, " * 10_000),
         (b"cookie", b"a=" + b"b" * 100_000),
+        (b"content-length", b"9" * 5_000),  # int() of it would raise: never parsed
+        (b"content-length", "\u0661".encode()),
     ],
 )
 def test_hostile__huge_and_odd_headers(index: Index, name: bytes, value: bytes) -> None:
@@ -488,6 +490,21 @@ def test_hostile__upload_api_bodies(
     answer = call(index, b"/", method="POST", headers=headers, body=body, max_upload_bytes=2_000)
     _assert_safe(answer)
     assert answer.status == status, answer
+
+
+@pytest.mark.parametrize("length", [b"9" * 5_000, "1\u00b2".encode(), b"-1", b"1e9", b" "])
+def test_hostile__upload_content_length(index: Index, length: bytes) -> None:
+    """A Content-Length int() cannot read (or str.isdigit() misreads) is ignored, not a 500."""
+    body, content_type = _multipart("demo-3.0.tar.gz", b"not a tar")
+    auth = b"Basic " + base64.b64encode(f"__token__:{index.upload_token}".encode())
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", length),
+        (b"authorization", auth),
+    ]
+    answer = call(index, b"/", method="POST", headers=headers, body=body)
+    _assert_safe(answer)
+    assert answer.status == 400, answer
 
 
 @pytest.mark.parametrize(
