@@ -15,7 +15,7 @@ from blobpi.mirror.core.http import Unsatisfiable, parse_range
 from blobpi.mirror.core.model import File, ProjectPage
 from blobpi.mirror.core.negotiate import select_format
 from blobpi.mirror.core.render import project_html_from_json, render_project_json
-from tests.integration.test_hostile_input import Index, _assert_safe, _raw, call, index
+from tests.integration.test_hostile_input import Index, _assert_safe, _raw, _wire, call, index
 from tests.support.markup import check_markup
 
 __all__ = ["index"]  # the module-scoped fixture, shared with the table-driven suite
@@ -105,7 +105,7 @@ def test_properties__any_accept_and_range_is_answered_safely(
     index: Index, accept: str, byte_range: str
 ) -> None:
     assert index.wheel.blob_path is not None
-    headers = [(b"accept", accept.encode()), (b"range", byte_range.encode())]
+    headers = [(b"accept", _wire(accept)), (b"range", _wire(byte_range))]
     page = call(index, b"/simple/demo/", headers=headers)
     _assert_safe(page)
     assert page.status in (200, 406)
