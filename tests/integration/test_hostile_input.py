@@ -28,6 +28,7 @@ from blobpi.mirror.store.local import LocalStore
 from blobpi.mirror.store.pages import update_project, update_root
 from tests.support.dists import build_sdist, build_wheel
 from tests.support.markup import check_markup
+from tests.unit.test_archive_bombs import _zip_claiming
 
 CANARY = "CANARY-7f3a-outside-the-store"
 PAYLOADS = [
@@ -484,6 +485,8 @@ def _multipart(filename: str, content: bytes, **fields: str) -> tuple[bytes, byt
         ("demo-2.0-py3-none-any.whl", b"PK\x03\x04" + b"\xff" * 1000, 400),
         ("../../x-1.0.tar.gz", b"x", 400),
         ("demo-2.0.tar.gz", b"x" * 3_000, 413),  # over the server's limit below
+        # an archive bomb: the end record claims 1.5 M members (refused before parsing)
+        ("bomb-1.0-py3-none-any.whl", _zip_claiming(1_500_000, zip64=True).getvalue(), 400),
     ],
 )
 def test_hostile__upload_api_bodies(
