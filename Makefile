@@ -8,7 +8,7 @@ STORAGE ?= ./data
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test lint venv azurite tools browser clean bench
+.PHONY: run test lint venv azurite tools browser clean bench load soak
 
 venv: $(BIN)/.installed
 
@@ -68,6 +68,17 @@ lint: venv $(TYPECHECK)
 
 test: venv azurite tools browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The bounded load test (tests/load/run.py): 200 clients against 127.0.0.1 for 60 s while a
+# sync and uploads write; fails on any error, a torn or missing file, or a growing RSS.
+LOAD_CLIENTS ?= 200
+SOAK_SECONDS ?= 1800
+load: venv
+	$(BIN)/python -m tests.load.run --clients $(LOAD_CLIENTS) --seconds 60 --out .tools/load.json
+
+soak: venv
+	$(BIN)/python -m tests.load.run --clients $(LOAD_CLIENTS) --seconds $(SOAK_SECONDS) \
+		--out .tools/soak.json
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

@@ -81,7 +81,7 @@ var serverEnv = [
     value: anonymousRead ? 'true' : 'false'
   }
   {
-    name: 'FORWARDED_ALLOW_IPS'
+    name: 'BLOBPI_TRUSTED_PROXIES'
     value: appsSubnetPrefix
   }
 ]

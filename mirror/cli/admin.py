@@ -85,7 +85,7 @@ def _with_store(
 ) -> T:
     async def _run() -> T:
         async with open_store(settings.storage, settings.storage_connection_string) as store:
-            await store.ensure()
+            await store.ensure(create=False)  # a mistyped --storage is an error, not a new index
             return await work(settings, store)
 
     return anyio.run(_run)

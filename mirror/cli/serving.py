@@ -1,4 +1,4 @@
-"""Run ``blobpi serve`` under granian (the default) or uvicorn and, once it listens, print
+"""Run ``blobpi serve`` under uvicorn (the default) or granian and, once it listens, print
 the index URL and a ready ``pip install`` line: the last start-up lines a terminal (and
 ``make run``) shows before requests.
 
@@ -74,12 +74,16 @@ def serve(settings: Settings) -> None:
 
 def _uvicorn(settings: Settings) -> None:
     from blobpi.mirror.server.app import create_app
+    from blobpi.mirror.server.timeouts import header_deadline_protocol
 
     config = uvicorn.Config(
         create_app(settings),
         host=settings.server.host,
         port=settings.server.port,
-        proxy_headers=True,
+        # X-Forwarded-For is the app's (trusted proxies only, on both stacks): uvicorn's own
+        # default trusts loopback, which would let any local caller choose its address.
+        proxy_headers=False,
+        http=header_deadline_protocol(settings.server.header_timeout),
         server_header=False,
         log_level="info",
         log_config=None,  # uvicorn's loggers go to blobpi's handler (cli/main.py): one format
@@ -90,6 +94,7 @@ def _uvicorn(settings: Settings) -> None:
 
 def _granian(settings: Settings) -> None:
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.server import Server
 
     from blobpi.mirror.server.app import create_app
@@ -101,6 +106,10 @@ def _granian(settings: Settings) -> None:
         interface=Interfaces.ASGI,
         workers=settings.server.workers,
         websockets=False,
+        # a request's head must be complete within the limit (slow-header clients)
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(settings.server.header_timeout * 1000)
+        ),
         log_access=False,  # blobpi.access logs each request, with its request id
         # granian's own lines go to blobpi's handler (cli/main.py): one format
         log_dictconfig={"version": 1, "loggers": {"_granian": {"propagate": True}}},

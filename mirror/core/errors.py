@@ -27,6 +27,7 @@ MirrorError
  │    ├── UploadConflict                      the filename exists with other bytes (409)
  │    ├── UploadForbidden                     the name is mirrored: dependency confusion (403)
  │    └── UploadTooLarge                      over BLOBPI_MAX_UPLOAD_BYTES (413)
+ ├── RequestTimeout                           a client sent its request too slowly (HTTP 408)
  ├── UpstreamUnavailable                      the upstream index failed (HTTP 502)
  │    ├── UpstreamUnreachable                 not one connection could be made to it
  │    ├── ForeignOrigin                       a URL or redirect off the allowed origins (SSRF)
@@ -58,6 +59,7 @@ __all__ = [
     "OperationRefused",
     "PreconditionFailed",
     "ProjectNotFound",
+    "RequestTimeout",
     "StorageUnavailable",
     "TokenStoreUnreadable",
     "TooManyFailures",
@@ -170,6 +172,10 @@ class UploadForbidden(UploadRejected):
 
 
 class UploadTooLarge(UploadRejected):
+    pass
+
+
+class RequestTimeout(MirrorError):
     pass
 
 

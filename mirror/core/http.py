@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["Unsatisfiable", "accepts_gzip", "etag_matches", "parse_range"]
+import re
+
+__all__ = ["Unsatisfiable", "accepts_gzip", "content_length", "etag_matches", "parse_range"]
+
+# RFC 9110 DIGIT is ASCII only: ``str.isdigit`` also accepts '²' and other digits ``int`` refuses.
+_DIGITS = re.compile(r"[0-9]{1,18}")  # 18 digits: any real size, never a huge int to parse
 
 
 class Unsatisfiable(ValueError):
@@ -20,6 +25,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     (900, 999)
     >>> parse_range("bytes=900-", 1000)
     (900, 999)
+    >>> parse_range("bytes=0-\u00b2", 1000) is None  # a superscript two is no digit
+    True
     """
     if header is None:
         return None
@@ -29,7 +36,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     first, dash, last = spec.strip().partition("-")
     if not dash:
         return None
-    if not (first or last).isdigit() or (last and not last.isdigit()):
+    first, last = first.strip(), last.strip()
+    if not _DIGITS.fullmatch(first or last) or (last and not _DIGITS.fullmatch(last)):
         return None
     if not first:  # a suffix range: the last N bytes
         if int(last) == 0:
@@ -42,6 +50,19 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if end < start:
         return None
     return start, min(end, size - 1)
+
+
+def content_length(header: str | None) -> int | None:
+    """A ``Content-Length`` (RFC 9110 8.6) as a number, or None if absent or not 1*DIGIT.
+
+    ``str.isdigit`` accepts '²' and ``int`` refuses thousands of digits: both were 500s.
+
+    >>> content_length("123"), content_length("1\u00b2"), content_length("9" * 5000)
+    (123, None, None)
+    """
+    if header is None or not _DIGITS.fullmatch(header.strip()):
+        return None
+    return int(header.strip())
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

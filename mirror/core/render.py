@@ -7,6 +7,9 @@
 - PEP 503 HTML with the PEP 629 ``pypi:repository-version`` meta tag, PEP 792's
   ``pypi:project-status`` and ``pypi:project-status-reason`` meta tags, and the PEP 503/592/
   658/714/740 ``data-*`` attributes. Every value is HTML-escaped: metadata is user input.
+
+A page's HTML is always made from its JSON record (``*_html_from_json``), by writers and by
+the server alike, so the two formats cannot disagree ("Pages are one record", DESIGN.md).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 from blobpi.mirror.core.model import API_VERSION, File, ProjectList, ProjectPage, format_upload_time
 
 __all__ = [
+    "index_html_from_json",
+    "project_html_from_json",
     "render_index_html",
     "render_index_json",
     "render_project_html",
@@ -143,3 +148,17 @@ def render_index_html(projects: ProjectList) -> bytes:
         "Simple index",
         [f'<a href="{escape(n)}/">{escape(n)}</a><br />' for n in projects.projects],
     )
+
+
+def project_html_from_json(record: bytes) -> bytes:
+    """The PEP 503 page of a stored PEP 691 project page: the one way HTML is made from a record.
+
+    >>> b"Links for a" in project_html_from_json(render_project_json(ProjectPage(name="a")))
+    True
+    """
+    return render_project_html(ProjectPage.from_json(json.loads(record)))
+
+
+def index_html_from_json(record: bytes) -> bytes:
+    """The PEP 503 root page of a stored PEP 691 project list."""
+    return render_index_html(ProjectList.from_json(json.loads(record)))

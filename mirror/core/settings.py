@@ -114,7 +114,9 @@ class ServerSettings:
     page_ttl: float = 2.0  # seconds a cached page is served before it is revalidated
     # The HTTP server under the app (mirror/cli/serving.py): granian measured 3.7x
     # uvicorn's page requests per core for the same app (README, Performance).
-    http_server: str = "granian"
+    # uvicorn by default: granian is faster (README, Performance) but keeps a connection that
+    # never sends a byte open; choose it behind an ingress that cuts those (Container Apps).
+    http_server: str = "uvicorn"
     workers: int = 1  # server processes; each keeps its own page cache
     access_log: bool = True  # a blobpi.access line per request (the benchmarks turn it off)
     max_upload_bytes: int = 1024**3
@@ -124,6 +126,11 @@ class ServerSettings:
     auth_failure_limit: int = 10  # failed authentications per client per minute, then 429
     # APPLICATIONINSIGHTS_CONNECTION_STRING: traces to Azure Monitor (server/telemetry.py)
     telemetry: str | None = dataclasses.field(default=None, repr=False)
+    # Proxies whose X-Forwarded-For names the client (addresses or networks); none by
+    # default, so no caller, not even a local one, can choose the address it is limited by.
+    trusted_proxies: tuple[str, ...] = ()
+    header_timeout: float = 10.0  # seconds for a request's headers to arrive, then closed
+    body_timeout: float = 30.0  # seconds a request body may pause, then 408
 
     @property
     def allows_anonymous_read(self) -> bool:

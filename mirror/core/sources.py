@@ -9,6 +9,7 @@ An empty variable counts as unset (container apps cannot unset an inherited one)
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -143,6 +144,16 @@ def _share(raw: object) -> float:
     return share
 
 
+def _networks(raw: object) -> tuple[str, ...]:
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(n, str) for n in items):
+        raise ValueError("is not a list of addresses")
+    try:
+        return tuple(str(ipaddress.ip_network(n.strip(), strict=False)) for n in items)
+    except ValueError:
+        raise ValueError("has an entry that is not an IP address or network") from None
+
+
 def _shard(raw: object) -> Shard:
     try:
         return Shard.parse(str(raw))
@@ -197,7 +208,7 @@ _KEYS = (
     _Key("server", "host", _text, "0.0.0.0", "BLOBPI_HOST"),
     _Key("server", "port", _number(int, 0, 65535), "8080", "BLOBPI_PORT"),
     _Key("server", "page_ttl", _FLOAT, "2", "BLOBPI_PAGE_TTL"),
-    _Key("server", "http_server", _choice("granian", "uvicorn"), "granian", "BLOBPI_HTTP_SERVER"),
+    _Key("server", "http_server", _choice("granian", "uvicorn"), "uvicorn", "BLOBPI_HTTP_SERVER"),
     _Key("server", "workers", _number(int, 1, 256), "4", "BLOBPI_WORKERS"),
     _Key("server", "access_log", _bool, "false", "BLOBPI_ACCESS_LOG"),
     _Key("server", "max_upload_bytes", _size, "1GiB", "BLOBPI_MAX_UPLOAD_BYTES"),
@@ -206,6 +217,9 @@ _KEYS = (
     _Key("server", "auth_failure_limit", _INT, "10", "BLOBPI_AUTH_FAILURE_LIMIT"),
     # The Azure Monitor distro's own variable; a secret (its key may ingest data)
     _Key("server", "telemetry", _text, "'InstrumentationKey=...'", _AI, in_file=False),
+    _Key("server", "trusted_proxies", _networks, "10.0.0.0/16", "BLOBPI_TRUSTED_PROXIES"),
+    _Key("server", "header_timeout", _number(float, 0.001), "10", "BLOBPI_HEADER_TIMEOUT"),
+    _Key("server", "body_timeout", _number(float, 0.001), "30", "BLOBPI_BODY_TIMEOUT"),
     _Key("sync", "upstream", _text, _URL, "BLOBPI_UPSTREAM"),
     _Key("sync", "allowlist", lambda raw: Path(_text(raw)), "allowlist.txt", "BLOBPI_ALLOWLIST"),
     _Key("sync", "shard", _shard, "1/4", "BLOBPI_SHARD"),

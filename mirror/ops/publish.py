@@ -3,7 +3,8 @@
 The one path for ``blobpi upload``, the upload API and ``azureml add-private-wheel``.
 Write order (crash-safe, DESIGN.md): the file blob, then its PEP 658 ``.metadata``, then the
 project's pages, then the root. A crash in between leaves an unreferenced blob, never a page
-that links to a missing file; publishing again converges.
+that links to a missing file; publishing again converges. Uniqueness and tombstones
+compare distribution identities (``core.identity``), never filename strings.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from blobpi.mirror.core.errors import (
     UploadRejected,
     UploadTooLarge,
 )
+from blobpi.mirror.core.identity import clashing
 from blobpi.mirror.core.layout import content_path, metadata_path
 from blobpi.mirror.core.model import File, ProjectList, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
@@ -72,6 +74,26 @@ def _refuse_mirrored(page: ProjectPage | None, filename: str, allow_mirrored: bo
             "under its name (dependency confusion): choose a name the mirror does not hold, "
             "or list it in BLOBPI_SHARED_NAMES to mix both deliberately"
         )
+
+
+def _existing(
+    files: Collection[File], filename: str, sha256: str | None, racing: bool = False
+) -> File | None:
+    """The file already stored as this upload, or None if it is new; ``UploadConflict`` when
+    the same distribution is there under this or another filename with other bytes."""
+    by_name = {f.filename: f for f in files}
+    same = clashing(filename, by_name)
+    if not same:
+        return None
+    found = by_name[same[0]]
+    if len(same) == 1 and same[0] == filename and found.sha256 == sha256:
+        return found  # the identical file: an idempotent re-upload
+    what = "was just uploaded" if racing else "already exists"
+    alias = "" if same[0] == filename else f" as {same[0]!r} (the same distribution)"
+    raise UploadConflict(
+        f"{filename!r} {what} with different content{alias}, and files are never "
+        "replaced: bump the version and upload the new build"
+    )
 
 
 class Batch:
@@ -124,18 +146,20 @@ class Batch:
             )
         page, deleted = await self._seen(dist.name)
         _refuse_mirrored(page, filename, allow_mirrored)
-        existing = (page.file(filename) if page else None) or self._new[dist.name].get(filename)
+        known = [*(page.files if page else ()), *self._new[dist.name].values()]
+        existing = _existing(known, filename, sha256)
         if existing is not None:
-            if existing.sha256 == sha256:
-                return Published(existing, created=False)
-            raise UploadConflict(
-                f"{filename!r} already exists with different content, and files are never "
-                "replaced: bump the version and upload the new build"
+            return Published(existing, created=False)
+        gone = clashing(filename, deleted)
+        if gone:
+            what = (
+                "was deleted"
+                if gone[0] == filename
+                else f"is the same distribution as the deleted {gone[0]!r}"
             )
-        if filename in deleted:
             raise UploadConflict(
-                f"{filename!r} was deleted, and a filename is never used again (hashed locks "
-                "name it): bump the version and upload the new build"
+                f"{filename!r} {what}, and a deleted distribution is never used again (hashed "
+                "locks name it): bump the version and upload the new build"
             )
         file = await self._store_file(dist.kind == "wheel", filename, fileobj, sha256, blake2, size)
         self._new[dist.name][filename] = file
@@ -208,12 +232,7 @@ class Batch:
             files = list(current.files) if current else []
             for file in new:
                 _refuse_mirrored(current, file.filename, allow_mirrored)
-                clash = current.file(file.filename) if current else None
-                if clash is not None and clash.sha256 != file.sha256:
-                    raise UploadConflict(
-                        f"{file.filename!r} was just uploaded with different content"
-                    )
-                if clash is None:
+                if _existing(files, file.filename, file.sha256, racing=True) is None:
                     files.append(file)
             versions = [
                 *(current.versions if current else ()),

@@ -147,7 +147,10 @@ def _key(token: Token) -> tuple[dt.datetime, str]:
 
 def _load(data: bytes) -> dict[str, Token]:
     raw = json.loads(data)
-    return {t["id"]: Token.from_json(t) for t in raw.get("tokens", [])}
+    entries = raw.get("tokens", []) if isinstance(raw, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(t, dict) for t in entries):
+        raise ValueError("not an object with a list of tokens")
+    return {t["id"]: Token.from_json(t) for t in entries}
 
 
 class TokenFile:

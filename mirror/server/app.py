@@ -9,16 +9,20 @@ is its old name), ``/metrics`` (``metrics``), and the status pages for people, `
 ``/osv/v1/...`` OSV's query API over the container's advisories (``osv_api``), and
 ``auth`` guards everything but the probes. Errors are raised typed and answered by the one
 table in ``responses``. Pages come from ``PageCache``; nothing is rendered
-or listed per request. Start it with
-``uvicorn --factory blobpi.mirror.server.app:create_app``.
+or listed per request. HTML is served as rendered from the JSON record the cache holds
+(``_page``), never from a separately stored blob, so the formats cannot disagree. Start it with
+``blobpi serve``, which adds the header timeout and the trusted proxies (``timeouts``);
+``uvicorn --factory blobpi.mirror.server.app:create_app`` keeps uvicorn's own defaults.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Mapping
 
 import anyio
+from packaging.utils import NormalizedName
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -37,18 +41,22 @@ from blobpi.mirror.core.layout import history_path, package_path, page_path
 from blobpi.mirror.core.model import ProjectList
 from blobpi.mirror.core.names import project_name
 from blobpi.mirror.core.negotiate import Format, select_format
-from blobpi.mirror.core.render import render_index_html, render_index_json
+from blobpi.mirror.core.render import (
+    render_index_html,
+    render_index_json,
+)
 from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.tokens import TokenFile
-from blobpi.mirror.server.auth import AuthMiddleware, TokenCache
+from blobpi.mirror.server.auth import AuthMiddleware, TokenCache, visible_projects
 from blobpi.mirror.server.cache import CachedPage, HeadCache, PageCache
-from blobpi.mirror.server.fastpath import FastPages, media_type, page_headers
+from blobpi.mirror.server.fastpath import FastPages, derivation, media_type, page_headers
 from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from blobpi.mirror.server.osv_api import AdvisoryCache, osv_routes
 from blobpi.mirror.server.requestlog import RequestLogMiddleware
 from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.status import Summary, overview, project_status
 from blobpi.mirror.server.telemetry import tracing_middleware
+from blobpi.mirror.server.timeouts import BodyTimeoutMiddleware
 from blobpi.mirror.server.upload_api import upload
 from blobpi.mirror.server.zerocopy import PathSendResponse, supports_pathsend
 from blobpi.mirror.store.protocol import BlobStore, open_store
@@ -104,11 +112,32 @@ def _page_response(request: Request, page: CachedPage, fmt: Format) -> Response:
     return Response(body, headers=headers, media_type=media_type(fmt))
 
 
+async def _page(pages: PageCache, name: NormalizedName | None, fmt: Format) -> CachedPage:
+    """The page from the project's record (its JSON); HTML is derived from that version."""
+    return await pages.get(page_path(name, Format.JSON), derive=derivation(name, fmt))
+
+
+async def _projects(request: Request) -> ProjectList:
+    """The project list the caller may see (a project's token sees only its project)."""
+    _, pages = _state(request)
+    try:  # from the page cache, like every other page: no store read per request
+        root = await pages.get(page_path(None, Format.JSON))
+        projects = ProjectList.from_json(json.loads(root.body))
+    except BlobNotFound:
+        projects = ProjectList()
+    return ProjectList(visible_projects(request.scope.get("blobpi.token"), projects.projects))
+
+
 async def root_page(request: Request) -> Response:
     fmt = _page_format(request)
+    token = request.scope.get("blobpi.token")
+    if token is not None and token.project:  # rendered for it: the shared page lists all
+        projects = await _projects(request)
+        render = render_index_json if fmt.is_json else render_index_html
+        return _page_response(request, CachedPage.of(render(projects)), fmt)
     _, pages = _state(request)
     try:
-        page = await pages.get(page_path(None, fmt))
+        page = await _page(pages, None, fmt)
     except BlobNotFound:  # an index with nothing in it yet is still an index
         page = _EMPTY_ROOT[Format.JSON if fmt.is_json else Format.HTML]
     return _page_response(request, page, fmt)
@@ -128,7 +157,7 @@ async def project_page(request: Request) -> Response:
     fmt = _page_format(request)
     _, pages = _state(request)
     try:
-        page = await pages.get(page_path(name, fmt))
+        page = await _page(pages, name, fmt)
     except BlobNotFound:
         raise ProjectNotFound(f"no project {name!r} in this index") from None
     return _page_response(request, page, fmt)
@@ -205,6 +234,14 @@ async def metrics(request: Request) -> Response:
     return Response(counters.render(), media_type=CONTENT_TYPE)
 
 
+def _proxy_headers(trusted: tuple[str, ...]) -> list[Middleware]:
+    """uvicorn's proxy-headers middleware, as plain ASGI, so both server stacks trust the same
+    proxies (granian has no such option); none unless the operator lists proxies."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted))] if trusted else []
+
+
 def create_app(settings: Settings | None = None, store: BlobStore | None = None) -> Starlette:
     """The ASGI app; with no arguments (``uvicorn --factory``) it loads the settings from
     ``BLOBPI_*`` and ``blobpi.toml``."""
@@ -255,9 +292,12 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         # outermost first: refused requests get an id, a log line and a count too; fresh
         # pages never reach routing (FastPages)
         middleware=[
+            # the client address from X-Forwarded-For, only when a listed proxy sent it
+            *_proxy_headers(settings.server.trusted_proxies),
             Middleware(RequestLogMiddleware, access_log=settings.server.access_log),
             Middleware(MetricsMiddleware, metrics=counters),
             *tracing_middleware(settings.server.telemetry),  # [] unless configured
+            Middleware(BodyTimeoutMiddleware, seconds=settings.server.body_timeout),
             Middleware(AuthMiddleware),
             Middleware(FastPages),
         ],

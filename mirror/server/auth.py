@@ -12,8 +12,14 @@ is the password and the user name is ignored (``__token__`` by convention). Poli
 
 No or bad credentials raise ``Unauthenticated`` (401 with ``WWW-Authenticate``; bad ones
 count as a failure against the client address); past ``BLOBPI_AUTH_FAILURE_LIMIT`` failures
-a minute the client gets ``TooManyFailures`` (429) without a check; wrong scope or project
-is ``AccessDenied`` (403). Statuses and headers come from ``responses``, the one table.
+a minute a *bad* credential from that address gets ``TooManyFailures`` (429), while a valid
+one still passes: the limiter slows guessing, and one misconfigured client behind a NAT
+cannot lock out everyone else. The client address is the peer's, or what a proxy in
+``BLOBPI_TRUSTED_PROXIES`` forwards (``blobpi serve``; never a header from anyone else).
+Wrong scope or project is ``AccessDenied`` (403); a token limited to one project reads only
+that project's pages and files, the PEP 503 root (``/simple/``) shows it that project alone
+(``visible_projects``), and every other path, one that names no project included, is
+refused. Statuses and headers come from ``responses``, the one table.
 Nothing here logs or echoes what the client sent.
 """
 
@@ -46,7 +52,13 @@ from blobpi.mirror.ops.tokens import Scope as TokenScope
 from blobpi.mirror.ops.tokens import Token, TokenFile, check_token
 from blobpi.mirror.server.responses import error_response
 
-__all__ = ["AuthMiddleware", "FailureLimiter", "TokenCache", "required_scope"]
+__all__ = [
+    "AuthMiddleware",
+    "FailureLimiter",
+    "TokenCache",
+    "required_scope",
+    "visible_projects",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +68,7 @@ _PROBES = frozenset({"/health", "/health/live", "/health/ready"})
 _INDEX_WIDE = frozenset({"/", "/metrics"})
 _USE_INTERVAL = dt.timedelta(hours=1)  # last use is recorded at most this often per token
 _MAX_CLIENTS = 10_000
+_ROOT_LISTING = "/simple/"  # the PEP 503 root: shown to a project's token with its project alone
 
 
 def required_scope(method: str, path: str) -> TokenScope | None:
@@ -85,6 +98,19 @@ def path_project(path: str) -> NormalizedName | None:
     except InvalidName:
         return None
     return None
+
+
+def visible_projects(
+    token: Token | None, projects: tuple[NormalizedName, ...]
+) -> tuple[NormalizedName, ...]:
+    """The projects a listing shows to ``token``: all of them, or only its own project.
+
+    >>> visible_projects(None, ("a", "b"))
+    ('a', 'b')
+    """
+    if token is None or not token.project:
+        return projects
+    return tuple(p for p in projects if p == token.project)
 
 
 def basic_password(authorization: str | None) -> str | None:
@@ -214,13 +240,6 @@ class AuthMiddleware:
         if self.limiter is None:
             self.limiter = FailureLimiter(settings.server.auth_failure_limit)
         client = scope["client"][0] if scope.get("client") else "unknown"
-        retry = self.limiter.retry_after(client)
-        if retry is not None:
-            raise TooManyFailures(
-                "too many failed authentications from this address: wait, then retry "
-                "with a valid token",
-                retry,
-            )
         password = basic_password(Headers(scope=scope).get("authorization"))
         if password is None:
             raise Unauthenticated(
@@ -235,7 +254,15 @@ class AuthMiddleware:
         token = check_token(tokens, password)
         now = dt.datetime.now(dt.UTC)
         if token is None or token.expired(now):
+            # Checked first, counted after: a valid token passes even from a limited address.
+            retry = self.limiter.retry_after(client)
             self.limiter.fail(client)
+            if retry is not None:
+                raise TooManyFailures(
+                    "too many failed authentications from this address: wait, then retry "
+                    "with a valid token",
+                    retry,
+                )
             why = (
                 f"token {token.id} ({token.name!r}) expired at {token.expires:%Y-%m-%d %H:%M} UTC"
                 if token is not None and token.expires is not None
@@ -247,23 +274,25 @@ class AuthMiddleware:
                 f"token {token.id} ({token.name!r}) has scope {token.scope!r}, and this needs "
                 f"{need!r}: create one with 'blobpi token create --scope {need}'",
             )
-        wanted = path_project(scope["path"]) if need == "read" else None
-        if token.project and wanted and wanted != token.project:
-            raise AccessDenied(_project_message(token, wanted))
-        if token.project and need == "read" and scope["path"] in _INDEX_WIDE:
-            raise AccessDenied(
-                f"token {token.id} ({token.name!r}) is limited to project {token.project!r}, "
-                "and this page covers every project: read /simple/"
-                f"{token.project}/, or use a token without --project"
-            )
+        if token.project and need == "read" and scope["path"] != _ROOT_LISTING:
+            if scope["path"] in _INDEX_WIDE:
+                raise AccessDenied(
+                    f"token {token.id} ({token.name!r}) is limited to project "
+                    f"{token.project!r}, and this page covers every project: read /simple/"
+                    f"{token.project}/, or use a token without --project"
+                )
+            wanted = path_project(scope["path"])
+            if wanted != token.project:
+                raise AccessDenied(_project_message(token, wanted))
         scope["blobpi.token"] = token
         await cache.record_use(token, now)
 
 
-def _project_message(token: Token, wanted: str) -> str:
+def _project_message(token: Token, wanted: str | None) -> str:
+    what = f"not {wanted!r}" if wanted else "and this path names no project"
     return (
         f"token {token.id} ({token.name!r}) is limited to project {token.project!r}, "
-        f"not {wanted!r}: use a token for that project, or one without --project"
+        f"{what}: use a token for that project, or one without --project"
     )
 
 

@@ -5,6 +5,10 @@ Pages are served from memory; once an entry is older than the TTL, the next requ
 conditional read (``If-None-Match``) of the blob, which costs no body transfer when nothing
 changed. So a page written by another process (the sync job, another replica's upload)
 appears within ``ttl`` seconds, and the container is never listed per request.
+
+A page's HTML is derived from its JSON record here (``get(path, derive=...)``), once per
+record version, so the HTML a client gets always lists what the JSON of the same version
+lists, even if a writer crashed before bringing the stored HTML twin in step.
 """
 
 from __future__ import annotations
@@ -55,19 +59,41 @@ class PageCache:
             collections.OrderedDict()
         )
         self._locks: dict[str, asyncio.Lock] = {}
+        # (path, derivation) -> (the base page's ETag it was made from, the derived page)
+        self._derived: collections.OrderedDict[tuple[str, str], tuple[str, CachedPage]] = (
+            collections.OrderedDict()
+        )
 
-    def fresh(self, path: str) -> CachedPage | None:
-        """The page at ``path`` if it is cached and younger than the TTL, else None: no I/O,
-        for the fast path (``fastpath``), which leaves everything else to ``get``."""
+    def fresh(self, path: str, derive: Callable[[bytes], bytes] | None = None) -> CachedPage | None:
+        """The page at ``path`` (or ``derive`` of it) if it is cached and younger than the TTL,
+        else None: no I/O, for the fast path (``fastpath``), which leaves the rest to ``get``."""
         entry = self._entries.get(path)
         if entry is None or self._clock() - entry[1] >= self._ttl:
             return None  # not counted: ``get`` counts the lookup the routes then make
         self._entries.move_to_end(path)
         self._on_lookup("hit")
-        return entry[0]
+        return entry[0] if derive is None else self._derived_from(path, entry[0], derive)
 
-    async def get(self, path: str) -> CachedPage:
-        """The page at ``path``; raises ``BlobNotFound`` when there is none."""
+    async def get(self, path: str, derive: Callable[[bytes], bytes] | None = None) -> CachedPage:
+        """The page at ``path``, or ``derive`` of it (made once per version of the blob);
+        raises ``BlobNotFound`` when there is none."""
+        page = await self._get(path)
+        return page if derive is None else self._derived_from(path, page, derive)
+
+    def _derived_from(
+        self, path: str, page: CachedPage, derive: Callable[[bytes], bytes]
+    ) -> CachedPage:
+        key = (path, derive.__qualname__)
+        made = self._derived.get(key)
+        if made is None or made[0] != page.etag:
+            made = (page.etag, CachedPage.of(derive(page.body), page.blob_etag))
+            self._derived[key] = made
+            while len(self._derived) > self._max:
+                self._derived.popitem(last=False)
+        self._derived.move_to_end(key)
+        return made[1]
+
+    async def _get(self, path: str) -> CachedPage:
         entry = self._entries.get(path)
         if entry is not None and self._clock() - entry[1] < self._ttl:
             self._entries.move_to_end(path)

@@ -13,6 +13,7 @@ send the same representation headers (RFC 9110 8.8.3 ETags, ``Vary``, ``Cache-Co
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from packaging.utils import NormalizedName
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,10 +23,19 @@ from blobpi.mirror.core.http import accepts_gzip, etag_matches
 from blobpi.mirror.core.layout import page_path
 from blobpi.mirror.core.names import project_name
 from blobpi.mirror.core.negotiate import Format, select_format
+from blobpi.mirror.core.render import index_html_from_json, project_html_from_json
 from blobpi.mirror.core.settings import ServerSettings
 from blobpi.mirror.server.cache import CachedPage, PageCache
 
-__all__ = ["CHUNK", "FastPages", "PreparedPage", "media_type", "page_headers", "prepare"]
+__all__ = [
+    "CHUNK",
+    "FastPages",
+    "PreparedPage",
+    "derivation",
+    "media_type",
+    "page_headers",
+    "prepare",
+]
 
 # A big body goes to the server in pieces: granian spent half its CPU on an 18 MB page sent
 # as one message, and answered 4x the requests/s with 256 KiB pieces (README, Performance).
@@ -50,6 +60,14 @@ def page_headers(
         "Vary": "Accept, Accept-Encoding",
         "Cache-Control": max_age if server.allows_anonymous_read else f"private, {max_age}",
     }
+
+
+def derivation(name: NormalizedName | None, fmt: Format) -> Callable[[bytes], bytes] | None:
+    """How a page in ``fmt`` is made from the project's record (its JSON page): the HTML is
+    rendered from the very JSON version served, so the two formats can never disagree."""
+    if fmt.is_json:
+        return None
+    return project_html_from_json if name is not None else index_html_from_json
 
 
 def media_type(fmt: Format) -> str:
@@ -152,8 +170,10 @@ class FastPages:
         pages: PageCache | None = getattr(state, "pages", None)
         if pages is None:
             return None
-        blob = page_path(name, fmt)  # type: ignore[arg-type]
-        page = pages.fresh(blob)
+        if name is None and getattr(scope.get("blobpi.token"), "project", None):
+            return None  # a project's token sees a project list rendered for it (routes)
+        blob = page_path(name, Format.JSON)  # type: ignore[arg-type]
+        page = pages.fresh(blob, derive=derivation(name, fmt))  # type: ignore[arg-type]
         if page is None:
             return None
         prepared = self._prepared.get((blob, fmt))

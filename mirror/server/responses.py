@@ -26,6 +26,7 @@ from blobpi.mirror.core.errors import (
     NoAdvisories,
     NotAcceptable,
     ProjectNotFound,
+    RequestTimeout,
     StorageUnavailable,
     TokenStoreUnreadable,
     TooManyFailures,
@@ -67,10 +68,15 @@ STATUS: Mapping[type[MirrorError], Answer] = {
     UploadForbidden: Answer(403),
     UploadConflict: Answer(409),
     UploadTooLarge: Answer(413),
+    RequestTimeout: Answer(408, headers=lambda _: {"Connection": "close"}),
     UpstreamUnavailable: Answer(502),
     StorageUnavailable: Answer(503, "the index's storage is unavailable; retry later"),
-    # the operator's fix is in the message (restore or recreate the tokens); it names no secret
-    TokenStoreUnreadable: Answer(503),
+    # the message names where the store is: logged for the operator, never told the client
+    TokenStoreUnreadable: Answer(
+        503,
+        "cannot check the token: the server cannot read its token store; its operator "
+        "restores it from a backup or creates new tokens (the server log has the cause)",
+    ),
 }
 
 

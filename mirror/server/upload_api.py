@@ -32,6 +32,7 @@ from blobpi.mirror.core.errors import (
     UploadRejected,
     UploadTooLarge,
 )
+from blobpi.mirror.core.http import content_length
 from blobpi.mirror.core.names import parse_distribution_filename
 from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.publish import publish
@@ -81,8 +82,8 @@ async def upload(request: Request) -> Response:
             "'twine upload' or 'uv publish'"
         )
     limit = settings.server.max_upload_bytes + _FORM_ALLOWANCE
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:  # refuse before reading a byte of it
+    length = content_length(request.headers.get("content-length"))
+    if length is not None and length > limit:  # refuse before reading a byte of it
         raise _too_large(settings)
     limited = Request(request.scope, _limited(request.receive, limit))
     try:

@@ -228,14 +228,17 @@ class AzureStore:
                 f"cannot reach {self._where} ({type(e).__name__}): check the URL and the network"
             ) from None
 
-    async def ensure(self) -> None:
+    async def ensure(self, *, create: bool = True) -> None:
         async def _create() -> None:
             try:
                 await self._container.create_container()
             except ResourceExistsError:
                 pass
 
-        await self._call("", _create)
+        async def _check() -> None:
+            await self._container.get_container_properties()  # ContainerNotFound: translated
+
+        await self._call("", _create if create else _check)
 
     async def head(self, path: str) -> BlobInfo:
         props = await self._call(path, self._container.get_blob_client(path).get_blob_properties)

@@ -5,11 +5,18 @@ Read the blob and its ETag, apply a pure change, write back with ``If-Match: <et
 bytes). A writer that loses the race waits a jittered, growing backoff, re-reads and re-applies
 its change, so concurrent writers never lose each other's changes. After ``ATTEMPTS`` lost
 races it gives up with ``WriteConflict``, which names the blob and the fix.
+
+``keep_derived`` is the same loop for a blob derived from another (a page's HTML twin from
+its JSON record): the derived blob names the digest of the source it was made from, and is
+replaced (``If-Match`` on the ETag read *before* the source was read) only when that digest
+is not the current source's. So the last write always comes from a read of the newest source,
+whichever writer finishes last, and a derived blob never goes back to an older source.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -17,14 +24,22 @@ from typing import Generic, TypeVar
 import anyio
 
 from blobpi.mirror.core.errors import BlobExists, BlobNotFound, PreconditionFailed, WriteConflict
-from blobpi.mirror.store.protocol import BlobStore
+from blobpi.mirror.store.protocol import BlobInfo, BlobStore
 
-__all__ = ["ATTEMPTS", "Codec", "compare_and_swap", "read_with_etag"]
+__all__ = [
+    "ATTEMPTS",
+    "SOURCE_DIGEST",
+    "Codec",
+    "compare_and_swap",
+    "keep_derived",
+    "read_with_etag",
+]
 
 T = TypeVar("T")
 ATTEMPTS = 10
 _FIRST_DELAY = 0.005  # seconds; doubles per lost race, up to _MAX_DELAY, with full jitter
 _MAX_DELAY = 0.5
+SOURCE_DIGEST = "source_sha256"  # blob metadata of a derived blob: sha256 of its source's bytes
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,10 +72,10 @@ async def compare_and_swap(
 ) -> tuple[T, T]:
     """Apply ``change`` (pure: it may run more than once) to the value at ``path``; return
     (before, after). Nothing is written when the value is unchanged and already stored as
-    such. ``before_write`` runs just before each conditional write (pages: the HTML twin)."""
+    such. ``before_write`` runs just before each conditional write (tests race it there)."""
     for attempt in range(attempts):
         if attempt:
-            await anyio.sleep(random.uniform(0, min(_MAX_DELAY, _FIRST_DELAY * 2**attempt)))
+            await _backoff(attempt)
         before, etag = await read_with_etag(store, path, codec)
         after = change(before)
         body = codec.dump(after)
@@ -83,7 +98,60 @@ async def compare_and_swap(
         except (PreconditionFailed, BlobExists, BlobNotFound):
             continue
         return before, after
-    raise WriteConflict(
+    raise _gave_up(store, path, attempts)
+
+
+async def keep_derived(
+    store: BlobStore,
+    source: str,
+    derived: str,
+    derive: Callable[[bytes], bytes],
+    *,
+    content_type: str,
+    attempts: int = ATTEMPTS,
+) -> None:
+    """Make ``derived`` hold ``derive(bytes of source)``, or remove it when ``source`` is gone.
+
+    Safe to run by any number of writers at once, and after a crash: each re-reads both."""
+    for attempt in range(attempts):
+        if attempt:
+            await _backoff(attempt)
+        try:  # the derived blob first: its ETag guards the write below
+            current: BlobInfo | None = await store.head(derived)
+        except BlobNotFound:
+            current = None
+        try:
+            blob = await store.get(source)
+        except BlobNotFound:
+            blob = None
+        try:
+            if blob is None:
+                if current is not None:
+                    await store.delete(derived, if_match=current.etag)
+                return
+            digest = hashlib.sha256(blob.data).hexdigest()
+            if current is not None and current.metadata.get(SOURCE_DIGEST) == digest:
+                return
+            await store.put(
+                derived,
+                derive(blob.data),
+                create_only=current is None,
+                if_match=current.etag if current is not None else None,
+                metadata={SOURCE_DIGEST: digest},
+                content_type=content_type,
+            )
+            return
+        except (PreconditionFailed, BlobExists, BlobNotFound):
+            continue
+    raise _gave_up(store, derived, attempts)
+
+
+async def _backoff(attempt: int) -> None:
+    await anyio.sleep(random.uniform(0, min(_MAX_DELAY, _FIRST_DELAY * 2**attempt)))
+
+
+def _gave_up(store: BlobStore, path: str, attempts: int) -> WriteConflict:
+    return WriteConflict(
         f"gave up changing {path!r} in {store.description} after {attempts} conflicting "
         "writes by other writers: rerun when they are done"
     )

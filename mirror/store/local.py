@@ -6,6 +6,11 @@ first and are fsynced, then ``os.link`` (write-once: fails if the target exists)
 ``os.replace`` (atomic replace) puts them in place, so a reader or a crash never sees half a
 file. Conditional replaces take an ``flock`` on ``ROOT/.lock`` so that processes sharing the
 directory serialize their compare-and-swap.
+
+Only ``ensure`` creates the directory (the commands meant to make an index: upload, sync);
+every other operation on a missing directory is a ``ConfigError`` naming it, so a mistyped
+``--storage`` is reported, not silently created. Partial writes of a killed process stay in
+``.tmp``, invisible; a writer removes those older than ``STALE_TMP_SECONDS`` once per store.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import anyio.to_thread
 from blobpi.mirror.core.errors import (
     BlobExists,
     BlobNotFound,
+    ConfigError,
     HashMismatch,
     InvalidName,
     MirrorError,
@@ -41,6 +47,9 @@ from blobpi.mirror.store.protocol import CHUNK_SIZE, Blob, BlobInfo, Data
 __all__ = ["LocalStore"]
 
 _INTERNAL = (".tmp", ".meta", ".lock")
+# A write in progress touches its file at least once per chunk, and every upstream read
+# times out far sooner; an hour untouched is a write whose process is gone.
+STALE_TMP_SECONDS = 3600.0
 
 
 def _etag(stat: os.stat_result) -> str:
@@ -60,6 +69,7 @@ def _translate_os_error(e: OSError, where: str) -> Exception:
 class LocalStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).absolute()
+        self._swept = False
 
     @property
     def description(self) -> str:
@@ -76,15 +86,44 @@ class LocalStore:
     def _meta_path(self, path: str) -> Path:
         return self.root / ".meta" / (path + ".json")
 
-    async def ensure(self) -> None:
+    async def ensure(self, *, create: bool = True) -> None:
         def _mkdirs() -> None:
+            if not create:
+                return self._require_root()
             try:
-                for sub in ("", ".tmp", ".meta"):
-                    (self.root / sub).mkdir(parents=True, exist_ok=True)
+                self.root.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise _translate_os_error(e, str(self.root)) from None
+            self._prepare()
 
         await anyio.to_thread.run_sync(_mkdirs)
+
+    def _require_root(self) -> None:
+        if not self.root.is_dir():
+            raise ConfigError(
+                f"the storage directory {str(self.root)!r} does not exist: check --storage, "
+                "or create the index with 'blobpi upload' or 'blobpi sync'"
+            )
+
+    def _prepare(self) -> None:
+        """Before a write: the store exists, has ``.tmp`` and ``.meta``, and no stale
+        partial files of killed writers (swept once per store object)."""
+        self._require_root()
+        try:
+            for sub in (".tmp", ".meta"):
+                (self.root / sub).mkdir(exist_ok=True)
+        except OSError as e:
+            raise _translate_os_error(e, str(self.root)) from None
+        if not self._swept:
+            self._swept = True
+            self._sweep_tmp(time.time() - STALE_TMP_SECONDS)
+
+    def _sweep_tmp(self, before: float) -> None:
+        with os.scandir(self.root / ".tmp") as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):  # another sweeper, or a read-only disk
+                    if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < before:
+                        os.unlink(entry.path)
 
     def _info(self, path: str, stat: os.stat_result) -> BlobInfo:
         metadata: dict[str, str] = {}
@@ -167,7 +206,7 @@ class LocalStore:
         content_type: str | None = None,
     ) -> BlobInfo:
         target = self._path(path)
-        await self.ensure()
+        await anyio.to_thread.run_sync(self._prepare)
         tmp = self.root / ".tmp" / uuid.uuid4().hex
         digest = hashlib.sha256()
         try:
@@ -221,7 +260,8 @@ class LocalStore:
         except OSError as e:
             raise _translate_os_error(e, self.description) from None
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only disk: the real error is above
+                tmp.unlink(missing_ok=True)
 
     def _commit(
         self,
@@ -233,21 +273,20 @@ class LocalStore:
         metadata: Mapping[str, str] | None,
     ) -> BlobInfo:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if create_only and target.exists():  # before touching the metadata of the existing blob
-            raise BlobExists(f"blob {path!r} already exists in {self.description}")
         meta_path = self._meta_path(path)
-        if metadata:
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            meta_tmp = tmp.with_suffix(".meta")
-            meta_tmp.write_text(json.dumps(dict(metadata)))
-            os.replace(meta_tmp, meta_path)  # before the blob: a visible blob has its metadata
-        if create_only:
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                raise BlobExists(f"blob {path!r} already exists in {self.description}") from None
-        else:
-            with self._locked():
+        with self._locked():
+            if create_only:
+                if target.exists():  # before touching the metadata of the existing blob
+                    raise BlobExists(f"blob {path!r} already exists in {self.description}")
+                # The metadata before the blob: a visible write-once file has its sha256.
+                self._write_meta(meta_path, tmp, metadata)
+                try:
+                    os.link(tmp, target)
+                except FileExistsError:
+                    raise BlobExists(
+                        f"blob {path!r} already exists in {self.description}"
+                    ) from None
+            else:
                 if if_match is not None:
                     try:
                         current = _etag(target.stat())
@@ -255,8 +294,22 @@ class LocalStore:
                         current = None
                     if current != if_match:
                         raise PreconditionFailed(f"blob {path!r} changed while it was updated")
+                # Only the winner of the check writes metadata, and after the blob: a crash in
+                # between leaves metadata that names an older source, which is rewritten, never
+                # metadata that claims a content the blob does not have.
                 os.replace(tmp, target)
+                self._write_meta(meta_path, tmp, metadata)
         return self._info(path, target.stat())
+
+    @staticmethod
+    def _write_meta(meta_path: Path, tmp: Path, metadata: Mapping[str, str] | None) -> None:
+        if metadata:
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            meta_tmp = tmp.with_suffix(".meta")
+            meta_tmp.write_text(json.dumps(dict(metadata)))
+            os.replace(meta_tmp, meta_path)
+        else:
+            meta_path.unlink(missing_ok=True)
 
     async def list(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
         # Walk only the directory the prefix names, not the whole tree.
@@ -298,7 +351,16 @@ class LocalStore:
 
     async def delete(self, path: str, *, if_match: str | None = None) -> None:
         def _delete() -> None:
+            try:
+                _unlink()
+            except MirrorError:
+                raise
+            except OSError as e:  # a read-only disk, say
+                raise _translate_os_error(e, self.description) from None
+
+        def _unlink() -> None:
             target = self._path(path)
+            self._require_root()
             with self._locked():
                 try:
                     if if_match is not None and _etag(target.stat()) != if_match:
@@ -314,8 +376,12 @@ class LocalStore:
     async def lease(self, path: str, *, wait: float) -> AsyncIterator[None]:
         """An ``flock`` on the lease file: the kernel releases it when the process dies."""
         target = self._path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o644)
+        self._require_root()
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise _translate_os_error(e, self.description) from None
         try:
             deadline = time.monotonic() + wait
             while True:

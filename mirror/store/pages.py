@@ -1,12 +1,15 @@
 """The stored pages: read a project's record, and change it with compare-and-swap.
 
 A project's PEP 691 JSON page *is* its record (``ProjectPage.from_json`` reads it back), so
-there is no database to keep in step. Every change is a read-modify-write: render both
-formats, write the HTML, then the JSON by compare-and-swap (``store.cas``: ``If-Match`` on
-the ETag that was read, or ``If-None-Match: *`` for a new project). A writer that loses the
-race re-reads and retries, and rewrites the HTML from the merged record, so concurrent
-uploads and sync shards never lose each other's files. Where the pages live:
-``layout.page_path``.
+there is no database to keep in step. Every change is a compare-and-swap of the JSON
+(``store.cas``: ``If-Match`` on the ETag that was read, or ``If-None-Match: *`` for a new
+project): that write is the commit point, and a writer that loses the race re-reads and
+retries, so concurrent uploads and sync shards never lose each other's files. Only then is
+the HTML twin brought in step (``cas.keep_derived``: rendered from the record as stored, and
+tagged with its digest), so a losing writer's HTML is never written, and the last HTML
+write is always of the newest record. The server does not trust the twin either: it serves
+HTML rendered from the JSON it serves (``render.project_html_from_json``). Where the pages
+live: ``layout.page_path``.
 """
 
 from __future__ import annotations
@@ -16,17 +19,16 @@ from collections.abc import Callable
 
 from packaging.utils import NormalizedName
 
-from blobpi.mirror.core.errors import BlobNotFound
 from blobpi.mirror.core.layout import page_path
 from blobpi.mirror.core.model import ProjectList, ProjectPage
 from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.core.render import (
-    render_index_html,
+    index_html_from_json,
+    project_html_from_json,
     render_index_json,
-    render_project_html,
     render_project_json,
 )
-from blobpi.mirror.store.cas import Codec, compare_and_swap, read_with_etag
+from blobpi.mirror.store.cas import Codec, compare_and_swap, keep_derived, read_with_etag
 from blobpi.mirror.store.protocol import BlobStore
 
 __all__ = [
@@ -81,33 +83,18 @@ async def update_project(
     ``change`` gets the current page (None if there is none) and returns the new one, or
     None to remove the project's pages. It must be pure: it may run more than once.
     """
-    html_path = page_path(name, Format.HTML)
-
-    async def write_html(page: ProjectPage | None) -> None:
-        # Known gap (a later issue closes it): the HTML is written before the conditional
-        # JSON write, so a writer that loses the race may leave its HTML until it retries.
-        if page is not None:
-            await store.put(html_path, render_project_html(page), content_type=_HTML)
-
-    before, after = await compare_and_swap(
-        store, page_path(name, Format.JSON), _PROJECT, change, before_write=write_html
+    record = page_path(name, Format.JSON)
+    _, after = await compare_and_swap(store, record, _PROJECT, change)
+    await keep_derived(
+        store, record, page_path(name, Format.HTML), project_html_from_json, content_type=_HTML
     )
-    if before is not None and after is None:
-        try:
-            await store.delete(html_path)
-        except BlobNotFound:
-            pass
     return after
 
 
 async def update_root(store: BlobStore, change: Callable[[ProjectList], ProjectList]) -> None:
     """Apply ``change`` to the project list, as ``update_project`` does for one project."""
-
-    async def write_html(projects: ProjectList) -> None:
-        await store.put(
-            page_path(None, Format.HTML), render_index_html(projects), content_type=_HTML
-        )
-
-    await compare_and_swap(
-        store, page_path(None, Format.JSON), _ROOT, change, before_write=write_html
+    record = page_path(None, Format.JSON)
+    await compare_and_swap(store, record, _ROOT, change)
+    await keep_derived(
+        store, record, page_path(None, Format.HTML), index_html_from_json, content_type=_HTML
     )

@@ -74,8 +74,10 @@ class BlobStore(Protocol):
     def description(self) -> str:
         """Where the store is, safe to print (no credentials)."""
 
-    async def ensure(self) -> None:
-        """Create the container or directory if missing (writers call this first)."""
+    async def ensure(self, *, create: bool = True) -> None:
+        """Create the container or directory if missing (the commands that make an index
+        call this first); with ``create=False``, only check that it exists: an error
+        naming it if not (``ConfigError`` or ``StorageUnavailable``)."""
 
     async def head(self, path: str) -> BlobInfo: ...
 

@@ -165,8 +165,8 @@ class CountingStore:
     def description(self) -> str:
         return self.inner.description
 
-    async def ensure(self) -> None:
-        await self.inner.ensure()
+    async def ensure(self, *, create: bool = True) -> None:
+        await self.inner.ensure(create=create)
 
     async def head(self, path: str) -> BlobInfo:
         return await self.inner.head(path)

@@ -187,7 +187,7 @@ def test_apps__server_env_health_probes_and_http_scaling(
         "BLOBPI_STORAGE",
         "AZURE_CLIENT_ID",
         "BLOBPI_ANONYMOUS_READ",
-        "FORWARDED_ALLOW_IPS",
+        "BLOBPI_TRUSTED_PROXIES",
     ):
         assert f'"name": "{name}"' in env
 

@@ -143,8 +143,13 @@ async def test_auth__failures_are_limited_per_client(store: BlobStore) -> None:
     async with serve(store, auth_failure_limit=3) as http:
         for _ in range(3):
             assert (await http.get("/simple/", auth=auth("bpi_wrong"))).status_code == 401
-        blocked = await http.get("/simple/", auth=auth(secret))  # even the right token waits
+        blocked = await http.get("/simple/", auth=auth("bpi_wrong"))
         assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+        # Issue 10, defect 19: a valid token is never refused for others' failures (one bad
+        # CI job behind a NAT must not lock out everyone), and bad ones stay limited.
+        for _ in range(5):
+            assert (await http.get("/simple/", auth=auth(secret))).status_code == 200
+            assert (await http.get("/simple/", auth=auth("bpi_wrong"))).status_code == 429
         # a request without credentials is not a failure: pip sends one before netrc
         async with serve(store, client="10.0.0.2", auth_failure_limit=1) as other:
             for _ in range(3):
@@ -196,5 +201,48 @@ async def test_auth__unreadable_token_store_is_503(store: BlobStore) -> None:
         response = await http.get("/simple/", auth=auth(secret))
         assert (await http.get("/health")).status_code == 200
     assert response.status_code == 503
-    assert "is corrupt" in response.text and "restore it from a backup" in response.text
+    assert "token store" in response.text and "restores it from a backup" in response.text
     assert secret not in response.text
+    # Issue 10, defect 12: the body never says where the store is (the log does).
+    assert store.description not in response.text and "tokens.json" not in response.text
+
+
+@pytest.mark.parametrize("body", [b"[]", b'{"tokens": {}}', b'{"tokens": [1]}', b"null", b"7"])
+async def test_auth__a_token_store_of_the_wrong_shape_is_503_not_500(
+    store: BlobStore, body: bytes
+) -> None:
+    secret, _ = await add_token(store)
+    await store.put("state/tokens.json", body)
+    async with serve(store) as http:
+        response = await http.get("/simple/", auth=auth(secret))
+    assert response.status_code == 503, response.text
+    assert store.description not in response.text
+
+
+async def test_auth__a_project_token_sees_only_its_project(
+    store: BlobStore, tmp_path: Path
+) -> None:
+    """Issue 10, defect 11: the PEP 503 root shows a project's token its project alone, and
+    paths that name no project (``/``, ``/metrics``, anything else) are refused to it."""
+    from blobpi.mirror.ops.publish import publish
+
+    for name in ("mine", "secret-plans"):
+        wheel = build_wheel(tmp_path / name, name, "1.0")
+        with wheel.open("rb") as f:
+            await publish(store, wheel.name, f, max_bytes=10**6)
+    mine, _ = await add_token(store, "read", project="mine")
+    everything, _ = await add_token(store, "read")
+    async with serve(store) as http:
+        for accept in ("application/vnd.pypi.simple.v1+json", "text/html"):
+            scoped = await http.get("/simple/", auth=auth(mine), headers={"Accept": accept})
+            assert scoped.status_code == 200 and "mine" in scoped.text
+            assert "secret-plans" not in scoped.text
+            full = await http.get("/simple/", auth=auth(everything), headers={"Accept": accept})
+            assert "secret-plans" in full.text
+        for path in ("/", "/metrics"):  # views of the whole index
+            response = await http.get(path, auth=auth(mine))
+            assert response.status_code == 403 and "covers every project" in response.text
+        response = await http.get("/nothing-here", auth=auth(mine))
+        assert response.status_code == 403 and "names no project" in response.text
+        assert (await http.get("/metrics", auth=auth(everything))).status_code == 200
+        assert (await http.get("/simple/mine/", auth=auth(mine))).status_code == 200

@@ -139,6 +139,7 @@ def test_check__leftover_temporary_files_warn(
 
 def test_check__upstream_and_stale_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = StoreSpec("local", str(tmp_path / "data"), {})
+    (tmp_path / "data").mkdir()  # only upload and sync create a store; check never does
     (tmp_path / "allowlist.in").write_text("demo\nrich<14\n")
     (tmp_path / "allowlist.txt").write_text("demo==1.0 --hash=sha256:" + "0" * 64 + "\n")
     with LocalUpstream.start() as upstream:

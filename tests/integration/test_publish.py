@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from blobpi.mirror.core.errors import InvalidName, UploadConflict, UploadRejected
 from blobpi.mirror.core.model import ProjectPage
 from blobpi.mirror.ops.publish import Batch, publish
+from blobpi.mirror.ops.retraction import delete
 from blobpi.mirror.store.pages import read_project, read_projects, update_project
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.sync.io.report import CountingStore
@@ -157,3 +159,55 @@ async def test_batch__checks_files_against_the_batch_and_keeps_what_it_stored(
     await batch.commit()  # a second commit adds to the page the first one wrote
     page = await read_project(store, canonicalize_name("demo"))
     assert page is not None and page.versions == ("1.0", "2.0")
+
+
+@pytest.mark.parametrize(
+    ("filename", "kind"),
+    [
+        ("Acme-1.0-py3-none-any.whl", "wheel"),
+        ("acme-1.0.0-py3-none-any.whl", "wheel"),
+        ("acme-1.0-1-py3-none-any.whl", "wheel"),
+        ("acme-1.0-py2.py3-none-any.whl", "wheel"),
+        ("ACME-1.0.tar.gz", "sdist"),
+        ("acme-1.0.0.tar.gz", "sdist"),
+    ],
+)
+async def test_publish__identity_not_filename_decides_uniqueness(
+    store: BlobStore, tmp_path: Path, filename: str, kind: str
+) -> None:
+    """Issue 10, defect 5: a spelling of an existing distribution with other bytes (one
+    whose METADATA requires another package) is refused, and nothing changes."""
+    await _publish(store, build_wheel(tmp_path / "a", "acme", "1.0"))
+    await _publish(store, build_sdist(tmp_path / "a", "acme", "1.0"))
+    before = await _listing(store)
+    version = "1.0.0" if "1.0.0" in filename else "1.0"
+    build = build_wheel if kind == "wheel" else build_sdist
+    evil = build(tmp_path / "b", "acme", version, requires=["evil"])
+    with pytest.raises(UploadConflict, match="the same distribution"):
+        await _publish(store, evil, filename)
+    assert await _listing(store) == before
+
+
+async def test_publish__a_deleted_distribution_is_never_stored_again(
+    store: BlobStore, tmp_path: Path
+) -> None:
+    sdist = build_sdist(tmp_path / "a", "acme", "1.0")
+    await _publish(store, sdist)
+    await _publish(store, build_wheel(tmp_path / "a", "acme", "2.0"))
+
+    async def _yes(_: object) -> bool:
+        return True
+
+    await delete(store, canonicalize_name("acme"), Version("1.0"), sdist.name, _yes)
+    for filename in ("ACME-1.0.tar.gz", "acme-1.0.0.tar.gz", sdist.name):
+        other = build_sdist(tmp_path / filename, "acme", "1.0", requires=["evil"])
+        with pytest.raises(UploadConflict, match="deleted.*never used again"):
+            await _publish(store, other, filename)
+
+
+async def test_publish__a_distinct_platform_wheel_is_accepted(
+    store: BlobStore, tmp_path: Path
+) -> None:
+    await _publish(store, build_wheel(tmp_path / "a", "acme", "1.0"))
+    other = build_wheel(tmp_path / "b", "acme", "1.0", tag="cp312-cp312-manylinux_2_17_x86_64")
+    assert await _publish(store, other)

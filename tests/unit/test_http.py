@@ -21,6 +21,13 @@ from blobpi.mirror.core.http import Unsatisfiable, accepts_gzip, etag_matches, p
         ("bytes=0-1,5-6", None),  # multiple ranges: whole file
         ("items=0-1", None),
         ("bytes=abc", None),
+        # not ASCII digits: str.isdigit() accepts these, int() does not (a 500 before)
+        ("bytes=0-\u00b2", None),
+        ("bytes=\u00b9-", None),
+        ("bytes=-\u0663", None),  # ARABIC-INDIC THREE: int() accepts it, RFC 9110 does not
+        ("bytes=\uff10-\uff11", None),  # fullwidth digits
+        ("bytes=" + "9" * 40 + "-", None),  # absurdly long: ignored, not parsed
+        ("bytes= 10 - 19 ", (10, 19)),
     ],
 )
 def test_parse_range__valid_or_ignored(

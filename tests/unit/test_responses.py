@@ -21,7 +21,6 @@ from blobpi.mirror.server.responses import error_response
         (errors.UploadConflict("other bytes"), 409, None),
         (errors.UploadTooLarge("limit"), 413, None),
         (errors.UpstreamUnreachable("down"), 502, None),  # by its parent's entry
-        (errors.TokenStoreUnreadable("corrupt: restore it"), 503, None),
     ],
 )
 def test_error_response__status_headers_and_one_line(
@@ -43,6 +42,7 @@ def test_error_response__status_headers_and_one_line(
         errors.StorageUnavailable("https://acct.blob.core.windows.net/c refused"),
         errors.BlobNotFound("/srv/data/packages/x"),
         errors.PreconditionFailed("lost a race on /srv/data/simple/x"),  # not in the table
+        errors.TokenStoreUnreadable("state/tokens.json in /srv/data is corrupt"),  # defect 12
     ],
 )
 def test_error_response__store_details_stay_in_the_log(exc: errors.MirrorError) -> None:

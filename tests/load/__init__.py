@@ -1,0 +1,1 @@
+"""The bounded load test (``make load``, ``make soak``): not collected by pytest."""
