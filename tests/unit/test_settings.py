@@ -242,7 +242,12 @@ def test_parse_settings__bad_value_names_key_value_and_an_example(
     [
         ({}, {}, {"storage": "htps://acct/pkgs"}, "--storage 'htps://acct/pkgs' has the scheme"),
         ({"BLOBPI_STORAGE": "https//acct/pkgs"}, {}, {}, "BLOBPI_STORAGE='https//acct/pkgs' looks"),
-        ({}, {"storage": "ftp://x/y"}, {}, "blobpi.toml storage = 'ftp://x/y' has the scheme 'ftp'"),
+        (
+            {},
+            {"storage": "ftp://x/y"},
+            {},
+            "blobpi.toml storage = 'ftp://x/y' has the scheme 'ftp'",
+        ),
     ],
 )
 def test_parse_settings__storage_that_is_a_mistyped_url_is_refused(
