@@ -59,7 +59,10 @@ def test_parse_lock__refuses_with_line_numbers(text: str, message: str) -> None:
     [
         ("attrs\n", []),
         ("attrs\nrich<14\n", ["'rich<14' has no matching pin in allowlist.txt"]),
-        ("attrs>=23\n", ["allowlist.in or the [lock] targets changed since allowlist.txt was made"]),
+        (
+            "attrs>=23\n",
+            ["allowlist.in or the [lock] targets changed since allowlist.txt was made"],
+        ),
     ],
 )
 def test_check_lock__one_line_per_cause(tmp_path: Path, now: str, problems: list[str]) -> None:
