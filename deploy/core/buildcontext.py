@@ -60,12 +60,12 @@ def _pip_conf(index_url: str | None) -> str:
 
 def _version_check(pythons: Sequence[str]) -> str:
     """A shell-quoted Python one-liner that fails the build on a Python the lock is not for."""
-    accepted = ", ".join(pythons)
+    accepted, either = ", ".join(pythons), " or ".join(pythons)
     choices = "(" + "".join(f'"{p}", ' for p in pythons) + ")"  # no ' inside the shell quotes
     return (
         'python -c \'import sys; v = "%d.%d" % sys.version_info[:2]; '
         f'sys.exit(None if v in {choices} else "blobpi: this image has Python " + v + '
-        f'", the lock is for {accepted}: use an image with Python {" or ".join(pythons)} (--image)")\''
+        f'", the lock is for {accepted}: use an image with Python {either} (--image)")\''
     )
 
 
