@@ -72,7 +72,8 @@ def test_cli__serve_on_a_file_says_it_is_a_file(tmp_path: Path) -> None:
     assert "is a file, not a directory" in result.stderr and "does not exist" not in result.stderr
 
 
-def test_cli__serve_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stack", ["granian", "uvicorn"])
+def test_cli__serve_on_a_port_in_use_is_one_line(tmp_path: Path, stack: str) -> None:
     (tmp_path / "data").mkdir()
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
