@@ -35,11 +35,14 @@ def write_build_context(
     name: str,
     image: str,
     python: str,
+    locked: Sequence[str] = (),
     description: str = "",
 ) -> Path:
     """Write ``DIR/context/`` and ``DIR/environment.yml``; returns the YAML's path."""
     index = check_index_url(index_url) if index_url else None
-    files = build_context(_lines(requirements), index_url=index, image=image, python=python)
+    files = build_context(
+        _lines(requirements), index_url=index, image=image, python=python, locked=locked
+    )
     context = directory / CONTEXT
     context.mkdir(parents=True, exist_ok=True)
     for filename, text in files.items():
@@ -65,6 +68,7 @@ def build_environment_for(
     name: str,
     image: str,
     python: str,
+    locked: Sequence[str] = (),
     description: str | None = None,
 ) -> Any:
     """Write the context to ``directory`` and return the SDK v2 ``Environment`` that builds
@@ -78,6 +82,7 @@ def build_environment_for(
         name=name,
         image=image,
         python=python,
+        locked=locked,
         description=description or "",
     )
     return Environment(

@@ -58,19 +58,28 @@ def _pip_conf(index_url: str | None) -> str:
     )
 
 
-def _version_check(python: str) -> str:
-    """A shell-quoted Python one-liner that fails the build on another Python version."""
+def _version_check(pythons: Sequence[str]) -> str:
+    """A shell-quoted Python one-liner that fails the build on a Python the lock is not for."""
+    accepted, either = ", ".join(pythons), " or ".join(pythons)
+    choices = "(" + "".join(f'"{p}", ' for p in pythons) + ")"  # no ' inside the shell quotes
     return (
         'python -c \'import sys; v = "%d.%d" % sys.version_info[:2]; '
-        f'sys.exit(None if v == "{python}" else "blobpi: this image has Python " + v + '
-        f'", the lock is for {python}: use an image with Python {python} (--image)")\''
+        f'sys.exit(None if v in {choices} else "blobpi: this image has Python " + v + '
+        f'", the lock is for {accepted}: use an image with Python {either} (--image)")\''
     )
 
 
 def build_context(
-    pip_lines: Sequence[str], *, index_url: str | None, image: str, python: str
+    pip_lines: Sequence[str],
+    *,
+    index_url: str | None,
+    image: str,
+    python: str,
+    locked: Sequence[str] = (),
 ) -> dict[str, str]:
     """The context's files by name: ``Dockerfile``, ``requirements.txt`` and ``pip.conf``.
+    The Dockerfile refuses an image whose Python is not one the lock was resolved for
+    (``locked``, from its header), else not ``python``.
 
     >>> sorted(build_context(["a==1 --hash=sha256:ab"], index_url="https://m/simple/",
     ...                      image="img:1", python="3.11"))
@@ -90,7 +99,7 @@ def build_context(
             f"FROM {check_image(image)}",
             f"COPY pip.conf requirements.txt {CONTEXT_DIR}/",
             f"ENV PIP_CONFIG_FILE={CONTEXT_DIR}/pip.conf",
-            f"RUN {_version_check(python)} \\",
+            f"RUN {_version_check(tuple(locked) or (python,))} \\",
             "    && python -m pip install --no-cache-dir --require-hashes \\",
             f"        -r {CONTEXT_DIR}/requirements.txt",
             "",

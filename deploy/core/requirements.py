@@ -23,10 +23,18 @@ from packaging.version import InvalidVersion, Version
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.requirements import RequirementLine, read_lines
 
-__all__ = ["PinnedRequirement", "parse_requirements", "parse_url_lines"]
+__all__ = [
+    "PinnedRequirement",
+    "check_locked_python",
+    "locked_pythons",
+    "parse_requirements",
+    "parse_url_lines",
+]
 
 _HASH_RE = re.compile(r"(\w+):([0-9a-fA-F]+)")
 _HASH_ALGORITHMS = ("sha256", "sha384", "sha512")
+# blobpi lock's header (``sync.core.lockfile.lock_header``): the Pythons it resolved for
+_TARGETS_RE = re.compile(r"^#\s*targets: CPython ((?:3\.\d+)(?:, 3\.\d+)*) on ", re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -170,3 +178,25 @@ def parse_url_lines(text: str, source: str = "requirements") -> tuple[str, ...] 
                 "check the file: print the lines again with blobpi azureml wheel-urls"
             )
     return tuple(line.text for line in lines)
+
+
+def locked_pythons(text: str) -> tuple[str, ...]:
+    """The CPython versions a ``blobpi lock`` file was resolved for, from its header; empty
+    for a lock that does not say (pip-compile's own, wheel-urls lines).
+
+    >>> locked_pythons("#\\n# targets: CPython 3.10, 3.12 on x86_64-manylinux_2_28\\n")
+    ('3.10', '3.12')
+    """
+    match = _TARGETS_RE.search(text)
+    return tuple(match[1].split(", ")) if match else ()
+
+
+def check_locked_python(python: str, locked: tuple[str, ...], source: str) -> None:
+    """Refuse a target Python the lock was not resolved for: its pins may not install there
+    (or a marker leaves a needed pin out), and the image build would fail late, or worse."""
+    if locked and python not in locked:
+        raise ConfigError(
+            f"{source} was locked for CPython {', '.join(locked)}, not --python {python}: "
+            f"pass --python {locked[-1]}, or add {python} to blobpi.toml [lock] python-versions "
+            "and rerun blobpi lock"
+        )

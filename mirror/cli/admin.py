@@ -26,6 +26,7 @@ from blobpi.mirror.ops.retraction import delete, parse_release, unyank, yank
 from blobpi.mirror.ops.tokens import (
     Token,
     TokenFile,
+    add_token,
     find_token,
     new_token,
     parse_duration,
@@ -123,7 +124,7 @@ def _token_create(args: argparse.Namespace, settings: Settings) -> int:
         record = dataclasses.replace(record, name=record.id)
 
     async def _add(tokens: TokenFile) -> None:
-        await tokens.update(lambda ts: {**ts, record.id: record})
+        await tokens.update(lambda ts: add_token(ts, record))
 
     _with_tokens(settings, _add)
     print(

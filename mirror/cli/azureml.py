@@ -31,7 +31,11 @@ from blobpi.deploy.azure.environment import (
 from blobpi.deploy.azure.environment import write_environment as write_v2_environment
 from blobpi.deploy.azure.sdk import ml_client, v1_workspace, workspace_errors
 from blobpi.deploy.azureml import add_private_wheel, read_lock, read_requirements, wheel_urls_for
-from blobpi.deploy.core.requirements import PinnedRequirement
+from blobpi.deploy.core.requirements import (
+    PinnedRequirement,
+    check_locked_python,
+    locked_pythons,
+)
 from blobpi.deploy.core.targets import DEFAULT_PLATFORM, DEFAULT_PYTHON
 from blobpi.mirror.cli.index import add_storage_argument
 from blobpi.mirror.core.errors import ConfigError
@@ -139,16 +143,24 @@ def _outputs(args: argparse.Namespace) -> None:
         raise ConfigError("nothing to do: give -o DIR to write the files, --create, or both")
 
 
+def _locked_pythons(args: argparse.Namespace) -> tuple[str, ...]:
+    """The Pythons the lock (already read) was resolved for; ``--python`` must be one."""
+    locked = locked_pythons(args.requirements.read_text())
+    check_locked_python(args.python, locked, args.requirements.name)
+    return locked
+
+
 def _environment(args: argparse.Namespace, settings: Settings) -> int:
     _outputs(args)
     reqs = read_requirements(args.requirements)
+    locked = _locked_pythons(args)
     if args.index_url is None and not all(isinstance(r, str) for r in reqs):
         raise ConfigError(
             f"{args.requirements.name} is a lock, so pip needs the mirror's index: give "
             "--index-url https://HOST/simple/, or the URL lines of blobpi azureml wheel-urls"
         )
     if args.build_context:
-        return _build_context(args, reqs)
+        return _build_context(args, reqs, locked)
     channels = tuple(args.conda_channel or DEFAULT_CHANNELS)
     options: dict[str, Any] = {"name": args.name, "image": args.image, "python": args.python}
     entity: Any = None
@@ -171,7 +183,9 @@ def _environment(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _build_context(args: argparse.Namespace, reqs: Sequence[PinnedRequirement | str]) -> int:
+def _build_context(
+    args: argparse.Namespace, reqs: Sequence[PinnedRequirement | str], locked: tuple[str, ...]
+) -> int:
     if args.sdk == "v1" or args.conda_channel:
         raise ConfigError(
             "--build-context is a pip-only SDK v2 environment: drop --sdk v1 and --conda-channel"
@@ -181,6 +195,7 @@ def _build_context(args: argparse.Namespace, reqs: Sequence[PinnedRequirement | 
         "name": args.name,
         "image": args.image,
         "python": args.python,
+        "locked": locked,
     }
     lines = [r if isinstance(r, str) else r.pip_line for r in reqs]
     if args.output is not None:
@@ -238,6 +253,7 @@ def _connection(args: argparse.Namespace, settings: Settings) -> int:
 
 def _wheel_urls(args: argparse.Namespace, settings: Settings) -> int:
     reqs = read_lock(args.requirements)
+    _locked_pythons(args)
     lines = anyio.run(
         functools.partial(
             wheel_urls_for,

@@ -50,6 +50,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from blobpi.mirror.cli.serving import serve
 
     if not settings.storage.startswith(("http://", "https://")):
+        if Path(settings.storage).exists() and not Path(settings.storage).is_dir():
+            raise ConfigError(
+                f"the storage {settings.storage!r} is a file, not a directory: give --storage "
+                "the index's directory (or a container URL)"
+            )
         if not Path(settings.storage).is_dir():
             raise ConfigError(
                 f"the storage directory {settings.storage!r} does not exist: check --storage, "

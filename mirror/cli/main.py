@@ -71,6 +71,18 @@ def subcommands(
                 yield from subcommands(sub, (*path, name))
 
 
+_CONFIG_HELP = "blobpi.toml (default: $BLOBPI_CONFIG, else ./blobpi.toml)"
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; an unknown flag is reported with its subcommand's usage, not the top
+    level's (argparse leaves the extras for the top-level parser to refuse)."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blobpi",
@@ -88,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     for path, sub in subcommands(parser):
         # SUPPRESS: a -v before the subcommand is not reset by the subcommand's default
         sub.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=verbose)
+        if "config" not in {a.dest for a in sub._actions}:  # check, sync, config show: their own
+            sub.add_argument("--config", default=argparse.SUPPRESS, help=_CONFIG_HELP)
+        # the deepest parser a command line reaches sets this last: its usage goes with errors
+        sub.set_defaults(_parser=sub)
         examples = EXAMPLES.get(" ".join(path))
         if examples and not sub.epilog:
             sub.epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples)
@@ -96,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(), argv)
     configure_logging(args.verbose)
     try:
         flags = {field: getattr(args, dest, None) for dest, field in _FLAGS.items()}

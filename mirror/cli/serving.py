@@ -11,6 +11,7 @@ reach every worker). uvicorn runs as one process here: for more, run replicas or
 
 from __future__ import annotations
 
+import errno
 import functools
 import socket
 
@@ -22,7 +23,26 @@ from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.store.pages import read_projects
 from blobpi.mirror.store.protocol import open_store
 
-__all__ = ["ready_lines", "serve"]
+__all__ = ["check_port_free", "ready_lines", "serve"]
+
+
+def check_port_free(host: str, port: int) -> None:
+    """``ConfigError`` when ``host:port`` cannot be bound, before any server stack starts:
+    each one (uvicorn, granian) would print its own raw errno and INFO lines instead."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # as the servers bind: SO_REUSEADDR lets a port in TIME_WAIT pass, not a listener
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is in use: pass --port N (make run: PORT=N)"
+                ) from None
+            raise ConfigError(
+                f"cannot listen on {host} port {port} ({e.strerror}): pass another --host or --port"
+            ) from None
 
 
 def ready_lines(settings: Settings) -> list[str]:
@@ -61,6 +81,7 @@ class _Server(uvicorn.Server):
 
 def serve(settings: Settings) -> None:
     """Serve until interrupted, on ``settings.server.host``:``port``."""
+    check_port_free(settings.server.host, settings.server.port)
     if settings.server.http_server == "uvicorn":
         if settings.server.workers != 1:
             raise ConfigError(

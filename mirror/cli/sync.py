@@ -198,10 +198,6 @@ def _lock(args: argparse.Namespace, settings: Settings) -> int:
 
     source = Path(args.source)
     pylock = args.format == "pylock"
-    if pylock and not args.index_url:
-        raise ConfigError(
-            "--format pylock writes the mirror's URLs: give --index-url https://HOST/simple/"
-        )
     output: Path = args.output or (
         source.with_name("pylock.toml") if pylock else source.with_suffix(".txt")
     )
@@ -219,6 +215,10 @@ def _lock(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         print(f"{output} is current for {source}")
         return 0
+    if pylock and not args.index_url:  # only writing needs it: --check reads no URL
+        raise ConfigError(
+            "--format pylock writes the mirror's URLs: give --index-url https://HOST/simple/"
+        )
     settings = with_upstream(settings)
     notes: list[str] = []
     gate = local_gate(args.osv, settings)

@@ -31,6 +31,7 @@ from blobpi.mirror.core.settings import (
     SyncConfig,
     platform_tags,
 )
+from blobpi.mirror.core.storagespec import storage_problem
 
 __all__ = ["Origin", "explain_settings", "parse_settings", "parse_size"]
 
@@ -188,6 +189,22 @@ class _Key:
         return self.field.replace("_", "-") if self.in_file else None
 
 
+def _storage(raw: object) -> str:
+    text = _text(raw)
+    problem = storage_problem(text)
+    if problem:  # a whole reason and fix: the caller prefixes where the value came from
+        raise ConfigError(problem)
+    return text
+
+
+def _upstream(raw: object) -> str:
+    text = _text(raw)
+    if not re.match(r"^https?://[^/\s?#]+", text, re.IGNORECASE):
+        # without a scheme every project fetch would fail and be retried, for minutes
+        raise ValueError("is not an http(s) URL of a simple index")
+    return text
+
+
 def _proxy(raw: object) -> str:
     text = _text(raw)
     if not re.match(r"^(https?|socks5h?)://[^/\s]+/?$", text):
@@ -202,7 +219,7 @@ _URL = "https://pkgs.example.org/simple/"
 _AZURE = "AZURE_STORAGE_CONNECTION_STRING"  # read by blobpi (an account key), not the SDK
 _AI = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 _KEYS = (
-    _Key("", "storage", _text, "./data", "BLOBPI_STORAGE"),
+    _Key("", "storage", _storage, "./data", "BLOBPI_STORAGE"),
     _Key("", "storage_connection_string", _text, "'AccountName=...'", _AZURE, in_file=False),
     _Key("", "shared_names", _names, "internal-tools", "BLOBPI_SHARED_NAMES"),
     _Key("server", "host", _text, "0.0.0.0", "BLOBPI_HOST"),
@@ -220,7 +237,7 @@ _KEYS = (
     _Key("server", "trusted_proxies", _networks, "10.0.0.0/16", "BLOBPI_TRUSTED_PROXIES"),
     _Key("server", "header_timeout", _number(float, 0.001), "10", "BLOBPI_HEADER_TIMEOUT"),
     _Key("server", "body_timeout", _number(float, 0.001), "30", "BLOBPI_BODY_TIMEOUT"),
-    _Key("sync", "upstream", _text, _URL, "BLOBPI_UPSTREAM"),
+    _Key("sync", "upstream", _upstream, _URL, "BLOBPI_UPSTREAM"),
     _Key("sync", "allowlist", lambda raw: Path(_text(raw)), "allowlist.txt", "BLOBPI_ALLOWLIST"),
     _Key("sync", "shard", _shard, "1/4", "BLOBPI_SHARD"),
     _Key("sync", "concurrency", _number(int, 1), "8"),
@@ -344,12 +361,14 @@ def parse_settings(
         if picked is None:
             continue
         raw, where = picked
+        shown = repr(raw) if key.echo else "'***'"
         try:
             parts[key.part][key.field] = key.parse(raw)
+        except ConfigError as e:  # a reason with its own fix
+            raise ConfigError(f"{where.format(shown)} {e}") from None
         except ValueError as e:
             good = _toml_literal(key.example) if where.startswith("blobpi.toml") else key.example
             # Secrets cannot get here: any non-blank text is a valid one, so none is echoed.
-            shown = repr(raw) if key.echo else "'***'"
             raise ConfigError(f"{where.format(shown)} {e}: set e.g. {where.format(good)}") from None
     lock = LockConfig(**parts["lock"])
     parts["filters"].setdefault("python_versions", lock.python_versions)

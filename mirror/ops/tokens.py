@@ -34,6 +34,7 @@ from blobpi.mirror.store.cas import ATTEMPTS, Codec, compare_and_swap
 from blobpi.mirror.store.protocol import BlobStore
 
 __all__ = [
+    "add_token",
     "Scope",
     "Token",
     "TokenFile",
@@ -222,6 +223,18 @@ class TokenFile:
     async def close(self) -> None:
         if self._owned:
             await self.store.close()
+
+
+def add_token(tokens: Mapping[str, Token], record: Token) -> dict[str, Token]:
+    """``tokens`` with ``record``; a name already in use is refused, so that a name keeps
+    naming one token (``find_token``, ``blobpi token revoke NAME``)."""
+    taken = next((t for t in tokens.values() if t.name == record.name), None)
+    if taken is not None:
+        raise ConfigError(
+            f"a token named {record.name!r} exists (id {taken.id}): revoke it first "
+            f"(blobpi token revoke {taken.id}) or pick another --name"
+        )
+    return {**tokens, record.id: record}
 
 
 def find_token(tokens: Mapping[str, Token], id_or_name: str) -> Token:

@@ -68,7 +68,8 @@ _EMPTY_ROOT = {
     Format.JSON: CachedPage.of(render_index_json(ProjectList())),
     Format.HTML: CachedPage.of(render_index_html(ProjectList())),
 }
-_ENCODED_SEPARATORS = (b"%2f", b"%5c", b"%00", b"%2e")
+# What each escape would smuggle past the path checks, named in the refusal.
+_ENCODED = {b"%2f": "'/' (%2F)", b"%5c": "'\\' (%5C)", b"%00": "NUL (%00)", b"%2e": "'.' (%2E)"}
 _READY_TIMEOUT = 3.0  # seconds: a probe that hangs is as bad as one that fails
 
 
@@ -165,8 +166,12 @@ async def project_page(request: Request) -> Response:
 
 def _file_path(request: Request) -> str:
     raw_path = request.scope.get("raw_path", b"").lower()
-    if any(sep in raw_path for sep in _ENCODED_SEPARATORS):
-        raise InvalidName("encoded separators are not allowed in package paths")
+    found = next((what for code, what in _ENCODED.items() if code in raw_path), None)
+    if found:
+        raise InvalidName(
+            f"package paths may not hold an encoded {found}: request the file as its "
+            "project page links it"
+        )
     return package_path(request.path_params["path"])
 
 

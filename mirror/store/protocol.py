@@ -26,6 +26,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
+from blobpi.mirror.core.storagespec import check_storage
+
 __all__ = [
     "CHUNK_SIZE",
     "Blob",
@@ -145,6 +147,7 @@ def redact_url(url: str) -> str:
 def open_store(spec: str, connection_string: str | None = None) -> BlobStore:
     """A directory path gives a ``LocalStore``; an http(s) container URL an ``AzureStore``
     (``connection_string``: ``Settings.storage_connection_string``, for Azurite)."""
+    check_storage(spec)
     if spec.startswith(("http://", "https://")):
         from blobpi.mirror.store.azureblob import AzureStore
 

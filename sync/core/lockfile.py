@@ -153,8 +153,6 @@ def check_lock(source: Path, output: Path, targets: LockConfig) -> list[str]:
             check_sealed(locked, output.name)
     except ConfigError as e:
         problems.append(str(e))
-    if f"# input: sha256:{input_digest(source.read_text(), targets)}" not in locked:
-        problems.append(f"{source.name} or the [lock] targets changed since {output.name} was made")
     if is_pylock(output.name):
         pins = [
             Pin(p.name, p.version, frozenset(f.sha256 for f in p.files))
@@ -168,4 +166,8 @@ def check_lock(source: Path, output: Path, targets: LockConfig) -> list[str]:
             for p in pins
         ):
             problems.append(f"{entry.text!r} has no matching pin in {output.name}")
-    return problems
+    if problems:  # the specific causes say it all; the digest says only that something changed
+        return problems
+    if f"# input: sha256:{input_digest(source.read_text(), targets)}" not in locked:
+        return [f"{source.name} or the [lock] targets changed since {output.name} was made"]
+    return []

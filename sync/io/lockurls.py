@@ -41,7 +41,10 @@ __all__ = ["locked_packages", "mirror_url", "rewrite_lock"]
 def _index(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--index-url {url[:80]!r} is not an http(s) URL: give the mirror's")
+        raise ConfigError(
+            f"--index-url {url[:80]!r} is not an http(s) URL: give the mirror's simple index, "
+            "e.g. --index-url https://pkgs.example.org/simple/"
+        )
     return url if url.endswith("/") else url + "/"
 
 

@@ -275,3 +275,20 @@ def test_app__pages_are_cached_no_longer_than_the_server_does(served: Served) ->
     page = served.client.get("/simple/demo-pkg/")
     assert page.headers["cache-control"] == "max-age=0"  # BLOBPI_PAGE_TTL of the fixture
     assert "immutable" in served.client.get(served.wheel_url).headers["cache-control"]
+
+
+@pytest.mark.parametrize(
+    ("path", "found"),
+    [
+        ("/packages/%2e%2e/simple/index.v1_json", "an encoded '.' (%2E)"),
+        ("/packages/a%2Fb", "an encoded '/' (%2F)"),
+        ("/packages/a%5cb", "an encoded '\\' (%5C)"),
+        ("/packages/a%00b", "an encoded NUL (%00)"),
+    ],
+)
+def test_app__an_encoded_path_is_refused_by_what_it_holds(
+    served: Served, path: str, found: str
+) -> None:
+    response = served.client.get(path, follow_redirects=False)
+    assert response.status_code == 404, response.text  # InvalidName: as any bad name
+    assert f"package paths may not hold {found}" in response.text

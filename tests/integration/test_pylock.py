@@ -85,6 +85,10 @@ def test_pylock__blobpi_writes_the_mirrors_urls_syncs_and_pip_and_uv_install(
         assert "is current" in _blobpi(
             "lock", str(tmp_path / "allowlist.in"), "-o", str(lock), "--check", env=env
         )
+        # the check is offline: it needs no --index-url, even for --format pylock
+        assert "is current" in _blobpi(
+            "lock", str(tmp_path / "allowlist.in"), "--format", "pylock", "--check", env=env
+        )
 
         synced = _blobpi("sync", "--allowlist", str(lock), env=env)
         assert "2 files added" in synced and "0 failed" in synced, synced

@@ -203,11 +203,6 @@ async def _snapshot(storage: Path) -> dict[str, bytes]:
         return await snapshot_pages(store)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 defect 18 (read-only store: raw OSError on state/sync.lock) is fixed on "
-    "branch i10-server; remove this mark when both are merged",
-)
 def test_store_faults__read_only_store_is_one_line_and_changes_nothing(
     tmp_path: Path, upstream: LocalUpstream
 ) -> None:

@@ -31,7 +31,10 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash
     ("line", "expected"),
     [
         ("blobpi sy", ["sync"]),
-        ("blobpi token ", ["-h", "--help", "create", "list", "revoke", "-v", "--verbose"]),
+        (
+            "blobpi token ",
+            ["-h", "--help", "create", "list", "revoke", "-v", "--verbose", "--config"],
+        ),
         ("blobpi token create --sc", ["--scope"]),
         ("blobpi --verbose check --d", ["--deep"]),
         ("blobpi azureml wheel-urls --exp", ["--expires", "--expiry"]),

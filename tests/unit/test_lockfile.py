@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from blobpi.mirror.core.errors import ConfigError
-from blobpi.sync.core.lockfile import Pin, parse_lock
+from blobpi.mirror.core.settings import LockConfig
+from blobpi.sync.core.lockfile import Pin, check_lock, input_digest, parse_lock, render_lock
 
 A, B = "a" * 64, "b" * 64
 LOCK = f"""\
@@ -49,3 +52,22 @@ def test_parse_lock__pins_hashes_markers_and_parents() -> None:
 def test_parse_lock__refuses_with_line_numbers(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         parse_lock(text)
+
+
+@pytest.mark.parametrize(
+    ("now", "problems"),
+    [
+        ("attrs\n", []),
+        ("attrs\nrich<14\n", ["'rich<14' has no matching pin in allowlist.txt"]),
+        (
+            "attrs>=23\n",
+            ["allowlist.in or the [lock] targets changed since allowlist.txt was made"],
+        ),
+    ],
+)
+def test_check_lock__one_line_per_cause(tmp_path: Path, now: str, problems: list[str]) -> None:
+    source, output, targets = tmp_path / "allowlist.in", tmp_path / "allowlist.txt", LockConfig()
+    pins = [Pin("attrs", "23.2.0", frozenset({A}))]
+    output.write_text(render_lock(pins, targets, input_digest("attrs\n", targets), source.name))
+    source.write_text(now)
+    assert check_lock(source, output, targets) == problems

@@ -126,3 +126,15 @@ def test_rewrite_requirements__the_mirror_is_the_only_source() -> None:
         f"    --hash=sha256:{A}",
         "b @ https://m/b",
     ]
+
+
+@pytest.mark.parametrize("url", ["pkgs.example.org", "ftp://pkgs.example.org/simple/"])
+def test_mirror_url__a_bad_index_url_is_a_whole_message(url: str) -> None:
+    from blobpi.sync.io.lockurls import mirror_url
+
+    with pytest.raises(ConfigError) as raised:
+        mirror_url(url, "demo", "packages/aa/demo-1.0-py3-none-any.whl")
+    assert str(raised.value) == (
+        f"--index-url {url!r} is not an http(s) URL: give the mirror's simple index, "
+        "e.g. --index-url https://pkgs.example.org/simple/"
+    )

@@ -220,6 +220,9 @@ def test_parse_settings__upstream_falls_back_to_pips_index_url() -> None:
         ({}, {"lock": {"platforms": []}}, {}, "blobpi.toml [lock] platforms = [] is not a list"),
         ({}, {"sync": {"lattest": 2}}, {}, "blobpi.toml [sync] has no key 'lattest'"),
         ({}, {"srever": {"port": 1}}, {}, "blobpi.toml has no setting 'srever'"),
+        ({}, {}, {"sync.upstream": "pypi.org/simple"}, "--upstream 'pypi.org/simple' is not an"),
+        ({"BLOBPI_UPSTREAM": "ftp://x/simple"}, {}, {}, "BLOBPI_UPSTREAM='ftp://x/simple' is not"),
+        ({}, {"sync": {"upstream": "x/simple"}}, {}, "blobpi.toml [sync] upstream = 'x/simple'"),
     ],
 )
 def test_parse_settings__bad_value_names_key_value_and_an_example(
@@ -232,6 +235,29 @@ def test_parse_settings__bad_value_names_key_value_and_an_example(
     if "has no" not in message:
         where = message.split("=")[0].split(" '")[0].split(" -")[0].strip()
         assert f"set e.g. {where}" in text  # the same key, with a good value
+
+
+@pytest.mark.parametrize(
+    ("environ", "toml", "flags", "message"),
+    [
+        ({}, {}, {"storage": "htps://acct/pkgs"}, "--storage 'htps://acct/pkgs' has the scheme"),
+        ({"BLOBPI_STORAGE": "https//acct/pkgs"}, {}, {}, "BLOBPI_STORAGE='https//acct/pkgs' looks"),
+        (
+            {},
+            {"storage": "ftp://x/y"},
+            {},
+            "blobpi.toml storage = 'ftp://x/y' has the scheme 'ftp'",
+        ),
+    ],
+)
+def test_parse_settings__storage_that_is_a_mistyped_url_is_refused(
+    environ: dict[str, str], toml: dict[str, Any], flags: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(environ, toml, flags)
+    text = str(raised.value)
+    assert text.startswith(message) and "\n" not in text
+    assert "give https://ACCOUNT.blob.core.windows.net/CONTAINER, or ./PATH" in text
 
 
 def test_parse_settings__blank_secrets_are_unset() -> None:

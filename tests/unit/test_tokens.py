@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from blobpi.mirror.ops.tokens import (
     Token,
     _dump,
     _load,
+    add_token,
     check_token,
     find_token,
     new_token,
@@ -177,3 +179,32 @@ def test_auth__failure_limiter_window() -> None:
     assert limiter.retry_after("a") == 1
     now[0] = 60.0
     assert limiter.retry_after("a") is None
+
+
+def test_add_token__a_name_in_use_is_refused() -> None:
+    _, first = new_token("ci", "read", now=NOW)
+    _, second = new_token("ci", "upload", now=NOW)
+    _, other = new_token("deploy", "read", now=NOW)
+    tokens = add_token({}, first)
+    assert add_token(tokens, other) == {first.id: first, other.id: other}
+    with pytest.raises(ConfigError) as raised:
+        add_token(tokens, second)
+    assert str(raised.value) == (
+        f"a token named 'ci' exists (id {first.id}): revoke it first "
+        f"(blobpi token revoke {first.id}) or pick another --name"
+    )
+
+
+def test_cli_token_create__twice_with_one_name_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from blobpi.mirror.cli.main import main
+
+    argv = ["token", "create", "--name", "ci", "--scope", "read", "--storage", str(tmp_path)]
+    env = {"BLOBPI_TOKEN_FILE": str(tmp_path / "tokens.json")}
+    assert main(argv, environ=env) == 0
+    capsys.readouterr()
+    assert main(argv, environ=env) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("blobpi: error: a token named 'ci' exists") and err.count("\n") == 1
+    assert len(json.loads((tmp_path / "tokens.json").read_text())["tokens"]) == 1
