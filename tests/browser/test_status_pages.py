@@ -131,7 +131,8 @@ def test_serve__ends_its_start_up_with_the_index_url_and_an_install_line(server:
     index = f"{server.url}/simple/"
     announce = lines.index(f"blobpi: pip install --index-url {index} demo-pkg")
     assert lines[announce - 1].startswith(f"blobpi: serving {index} (status page: ")
-    running = next(i for i, line in enumerate(lines) if "Listening at: " in line)  # granian
+    listening = ("Uvicorn running on ", "Listening at: ")  # uvicorn (the default), granian
+    running = next(i for i, line in enumerate(lines) if any(s in line for s in listening))
     assert running < announce  # printed once it listens: the last start-up lines
     logged = [json.loads(line) for line in lines if line.startswith("{")]  # not a terminal
     assert {"time", "level", "logger", "message"} <= set(logged[0])
