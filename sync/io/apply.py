@@ -62,7 +62,7 @@ from blobpi.sync.io.curation import open_gate
 from blobpi.sync.io.fetch import fetch_file
 from blobpi.sync.io.history import record_run
 from blobpi.sync.io.network import client_for
-from blobpi.sync.io.prune import delete_blobs, remove_project
+from blobpi.sync.io.prune import delete_blobs, mirrored_pages, remove_project
 from blobpi.sync.io.report import CountingStore, Progress, Report
 from blobpi.sync.io.upstream import Upstream, UpstreamProject
 
@@ -316,7 +316,12 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
     if report.dry_run:
         report.removed_projects = list(removed)  # what a real run would take off the pages
         return
-    for name in removed:
+    # The root lets go of removed projects before their pages go, so a kill in between
+    # leaves pages nobody lists (the next run removes them), never a listed project that 404s.
+    doomed = [name for name in removed if await mirrored_pages(run.store, name)]
+    if doomed:
+        await update_root(run.store, lambda pl: ProjectList.of(set(pl.projects) - set(doomed)))
+    for name in doomed:
         if (files := await remove_project(run.store, name)) is not None:
             report.removed_projects.append(name)
             report.pruned.extend(f.filename for f in files)

@@ -20,7 +20,13 @@ from blobpi.mirror.store.pages import read_project, update_project
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.sync.core.plan import page_without_files
 
-__all__ = ["delete_blobs", "remove_project"]
+__all__ = ["delete_blobs", "mirrored_pages", "remove_project"]
+
+
+async def mirrored_pages(store: BlobStore, name: NormalizedName) -> bool:
+    """Whether the project has mirrored pages (which a removal deletes; private ones stay)."""
+    current = await read_project(store, name)
+    return current is not None and current.origin == "mirror"
 
 
 async def remove_project(store: BlobStore, name: NormalizedName) -> tuple[File, ...] | None:

@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from blobpi.mirror.cli.main import main
-from blobpi.mirror.core.errors import BlobNotFound, LeaseHeld
-from blobpi.mirror.core.layout import yanks_path
+from blobpi.mirror.core.errors import BlobNotFound, LeaseHeld, StorageUnavailable
+from blobpi.mirror.core.layout import page_path, yanks_path
 from blobpi.mirror.core.model import ProjectPage
+from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.core.settings import Filters, Shard, SyncConfig
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.store.lease import hold_lease
 from blobpi.mirror.store.pages import read_project, read_projects
-from blobpi.mirror.store.protocol import BlobStore
+from blobpi.mirror.store.protocol import BlobInfo, BlobStore, Data
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.io.apply import run_sync
-from blobpi.sync.io.report import Report
+from blobpi.sync.io.report import CountingStore, Report
 from tests.support.dists import build_sdist, build_wheel
+from tests.support.invariants import check_invariants
 from tests.support.upstream import Dist, LocalUpstream
 
 pytestmark = pytest.mark.anyio
@@ -410,3 +414,33 @@ def test_sync__unreachable_upstream_is_one_line(
         "reachable"
     ]
     assert len(json.loads((tmp_path / "r.json").read_text())["failed"]) == 3  # each one kept
+
+
+class _RootWriteFails(CountingStore):
+    """Fails every write of the root page once armed: a kill just before the root changes."""
+
+    armed = False
+
+    async def put(self, path: str, data: Data, **options: Any) -> BlobInfo:
+        if self.armed and path == page_path(None, Format.JSON):
+            raise StorageUnavailable("injected: the root page cannot be written")
+        return await super().put(path, data, **options)
+
+
+async def test_sync__a_removed_project_leaves_the_root_before_its_pages_go(
+    store: BlobStore, world: World
+) -> None:
+    """A run stopped between a removal's two writes never leaves the root listing a project
+    whose pages are gone (a 404 for every client that follows the root)."""
+    assert (await _sync(store, world, "alpha\nbeta")).ok
+    failing = _RootWriteFails(store)
+    failing.armed = True
+    with contextlib.suppress(StorageUnavailable):
+        report = await _sync(failing, world, "alpha<2\n")  # type: ignore[arg-type]
+        assert not report.ok
+    await check_invariants(store, settled=False)
+    assert (await _page(store, "beta")).files  # nothing was removed yet
+    report = await _sync(store, world, "alpha<2\n")
+    assert report.ok and report.removed_projects == ["beta"]
+    assert (await read_projects(store)).projects == ("alpha",)
+    await check_invariants(store)
