@@ -41,7 +41,13 @@ $(ACTIONLINT): | $(AZURITE)
 # Sync the example allow-list (allowlist.txt, locked from allowlist.in) from the upstream
 # index pip is configured with, then serve it. A second run is a quick no-op sync.
 # A failed sync (say, no network) is reported, and what the store already holds is served.
+# The sync fetches only from origins listed on purpose (BLOBPI_UPSTREAM_ORIGINS); for the
+# example, make run lists the hosts the upstream's own page for the first pin links files on
+# (python -m blobpi.sync.io.discover). Operators review that list and set it themselves.
+PROBE := $(shell sed -n 's/^\([A-Za-z0-9._-]*\)==.*/\1/p' allowlist.txt | head -n 1)
+
 run: venv
+	BLOBPI_UPSTREAM_ORIGINS="$${BLOBPI_UPSTREAM_ORIGINS:-$$($(BIN)/python -m blobpi.sync.io.discover $(PROBE))}" \
 	$(BIN)/blobpi sync --allowlist allowlist.txt --config blobpi.toml --storage $(STORAGE) \
 		|| echo "make run: the sync failed (see above); serving what $(STORAGE) already holds"
 	$(BIN)/blobpi serve --storage $(STORAGE) --port $(PORT)
