@@ -4,7 +4,6 @@ orphans, files interrupted writes left, and ``--deep`` re-hashing of every file.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Mapping
 
 import anyio
@@ -16,7 +15,7 @@ from blobpi.mirror.core.layout import metadata_path, page_path
 from blobpi.mirror.core.model import ProjectList, ProjectPage
 from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.store.pages import read_project, read_projects
-from blobpi.mirror.store.protocol import BlobStore
+from blobpi.mirror.store.protocol import BlobStore, blob_sha256
 from blobpi.mirror.store.records import read_record
 
 __all__ = ["Snapshot", "consistency", "leftovers", "rehash"]
@@ -100,14 +99,6 @@ async def leftovers(store: BlobStore) -> Result:
     return Result("temporary", "ok", "no temporary files left by interrupted writes")
 
 
-async def _sha256(store: BlobStore, path: str) -> str:
-    digest = hashlib.sha256()
-    _, chunks = await store.open(path)
-    async for chunk in chunks:
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
 async def rehash(store: BlobStore, snap: Snapshot, concurrency: int = 4) -> Result:
     """``--deep``: read every linked file and its ``.metadata`` back and hash them."""
     wanted: list[tuple[str, str, str]] = []  # (what, path, sha256)
@@ -127,7 +118,7 @@ async def rehash(store: BlobStore, snap: Snapshot, concurrency: int = 4) -> Resu
 
     async def _one(what: str, path: str, expected: str) -> None:
         async with limit:
-            actual = await _sha256(store, path)
+            actual = await blob_sha256(store, path)
         if actual != expected:
             differ.append(f"{what}: sha256 {actual}, the page says {expected}")
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from blobpi.mirror.core.storagespec import check_storage
 
 __all__ = [
+    "blob_sha256",
     "CHUNK_SIZE",
     "Blob",
     "BlobInfo",
@@ -129,6 +131,15 @@ class BlobStore(Protocol):
 
     async def __aexit__(self, *exc: object) -> None:
         """Close the store (``close``)."""
+
+
+async def blob_sha256(store: BlobStore, path: str) -> str:
+    """The sha256 of a blob's bytes, streamed in constant memory (checks re-hash with it)."""
+    digest = hashlib.sha256()
+    _, chunks = await store.open(path)
+    async for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def redact_url(url: str) -> str:

@@ -12,7 +12,6 @@ only: an Azure lease held by a killed sync expires by itself after 60 s (``store
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -25,6 +24,7 @@ import anyio
 import pytest
 
 from blobpi.mirror.store.local import LocalStore
+from blobpi.mirror.store.protocol import blob_sha256
 from tests.support.dists import build_wheel
 from tests.support.invariants import check_invariants
 from tests.support.processes import BIN, client_env, run
@@ -41,11 +41,8 @@ async def _check(storage: Path, settled: bool = False) -> set[str]:
         async for info in store.list("packages/"):
             if info.path.endswith((".metadata", ".provenance")):
                 continue
-            _, chunks = await store.open(info.path)
-            digest = hashlib.sha256()
-            async for chunk in chunks:
-                digest.update(chunk)
-            assert digest.hexdigest() == info.metadata.get("sha256"), f"{info.path} is partial"
+            sha256 = await blob_sha256(store, info.path)
+            assert sha256 == info.metadata.get("sha256"), f"{info.path} is partial"
         return listed
 
 

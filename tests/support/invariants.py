@@ -19,19 +19,11 @@ from packaging.utils import NormalizedName
 from blobpi.mirror.core.errors import BlobNotFound
 from blobpi.mirror.core.layout import page_path
 from blobpi.mirror.core.negotiate import Format
-from blobpi.mirror.store.protocol import BlobStore
+from blobpi.mirror.store.protocol import BlobStore, blob_sha256
 
 __all__ = ["check_invariants", "snapshot_pages"]
 
 _ANCHOR = re.compile(r'<a href="([^"#]+)#sha256=([0-9a-f]{64})"([^>]*)>([^<]+)</a>')
-
-
-async def _sha256(store: BlobStore, path: str) -> str:
-    digest = hashlib.sha256()
-    _, chunks = await store.open(path)
-    async for chunk in chunks:
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 async def _read(store: BlobStore, path: str) -> bytes:
@@ -74,7 +66,7 @@ async def check_invariants(store: BlobStore, *, settled: bool = True) -> set[str
             url, sha256 = file["url"], file["hashes"]["sha256"]
             assert anchors[filename] == (url, sha256), f"{name}: pages disagree on {filename}"
             path = url.removeprefix("../../")
-            assert await _sha256(store, path) == sha256, f"{path} is not what the page says"
+            assert await blob_sha256(store, path) == sha256, f"{path} is not what the page says"
             core = file.get("core-metadata")
             if isinstance(core, dict):
                 stored = hashlib.sha256(await _read(store, path + ".metadata")).hexdigest()
