@@ -100,6 +100,7 @@ def test_sync_process__ctrl_c_stops_cleanly(tmp_path: Path) -> None:
             _, stderr = process.communicate(timeout=20)
         finally:
             process.kill()
+            process.communicate()  # reaped and its pipe closed, even when it timed out
         assert process.returncode == 130 and stderr.strip().endswith("blobpi: interrupted")
         assert list((storage / ".tmp").iterdir()) == []  # no partial file left behind
         assert slow.filename not in _verify_served(storage)
