@@ -16,11 +16,10 @@ import json
 import sys
 from typing import Any
 
-import anyio
-
 from blobpi.mirror.cli import checks, container_checks
 from blobpi.mirror.cli.checks import Result
 from blobpi.mirror.cli.index import add_storage_argument
+from blobpi.mirror.cli.interrupt import run_until_signalled
 from blobpi.mirror.core.errors import MirrorError
 from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.settings import with_upstream
@@ -99,7 +98,7 @@ def _print(results: list[Result]) -> None:
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     if args.role == "sync":
         settings = with_upstream(settings)
-    results = anyio.run(run_checks, settings, args.role, args.deep)
+    results = run_until_signalled(lambda: run_checks(settings, args.role, args.deep))
     ok = all(r.status != "fail" for r in results)
     if args.json:
         json.dump({"ok": ok, "checks": [r.to_json() for r in results]}, sys.stdout, indent=2)

@@ -13,10 +13,12 @@ import argparse
 import importlib
 import importlib.metadata
 import logging
+import signal
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 
 from blobpi.mirror.cli.examples import EXAMPLES
+from blobpi.mirror.cli.interrupt import Interrupted
 from blobpi.mirror.cli.logs import configure_logging
 from blobpi.mirror.core.errors import MirrorError
 from blobpi.mirror.settings import load_settings
@@ -56,7 +58,7 @@ EXIT_CODES = """exit status:
   0    done; for check, sync and lock --check: all is well
   1    an error a user can fix (the message says how), or a check that failed
   2    a bad command line
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C); 143 stopped by SIGTERM (a container's stop), sync and check
 """
 
 
@@ -129,9 +131,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except MirrorError as e:
         print(f"blobpi: error: {e}", file=sys.stderr)
         return 1
+    except Interrupted as e:
+        print(
+            "blobpi: interrupted" + (f" ({e})" if e.signum != signal.SIGINT else ""),
+            file=sys.stderr,
+        )
+        return 128 + e.signum
     except KeyboardInterrupt:
         print("blobpi: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

@@ -15,9 +15,8 @@ from collections.abc import Sized
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from blobpi.mirror.cli.index import add_storage_argument
+from blobpi.mirror.cli.interrupt import run_until_signalled
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.settings import with_upstream
@@ -128,7 +127,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
                 waivers=waivers,
             )
 
-    report = anyio.run(_run)
+    report = run_until_signalled(_run)
     if args.report:
         args.report.write_bytes(report.to_json())
     if args.dry_run and not args.json:

@@ -50,6 +50,7 @@ __all__ = [
     "osv_archive_path",
     "osv_source_path",
     "package_path",
+    "page_of",
     "page_path",
     "provenance_path",
     "report_path",
@@ -219,6 +220,26 @@ def page_path(project: NormalizedName | None, fmt: Format) -> str:
     """
     blob = _PAGE_BLOB[Format.JSON if fmt is Format.JSON else Format.HTML]
     return f"simple/{_project(project)}/{blob}" if project is not None else f"simple/{blob}"
+
+
+def page_of(path: str) -> tuple[NormalizedName | None, Format] | None:
+    """Which page a blob path is (``page_path`` backwards); None for any other blob,
+    including a page under a name that is not normalized (nothing serves it).
+
+    >>> page_of("simple/demo/index.v1_html") == ("demo", Format.HTML)
+    True
+    >>> page_of("simple/index.v1_json") == (None, Format.JSON)
+    True
+    >>> page_of("simple/Demo/index.v1_json"), page_of("simple/demo/other")
+    (None, None)
+    """
+    head, _, blob = path.removeprefix("simple/").rpartition("/")
+    fmt = next((f for f, b in _PAGE_BLOB.items() if b == blob), None)
+    if not path.startswith("simple/") or fmt is None or "/" in head:
+        return None
+    if not head:
+        return None, fmt
+    return (NormalizedName(head), fmt) if project_name(head) == head else None
 
 
 def yanks_path(project: NormalizedName) -> str:

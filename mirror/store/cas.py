@@ -7,10 +7,12 @@ its change, so concurrent writers never lose each other's changes. After ``ATTEM
 races it gives up with ``WriteConflict``, which names the blob and the fix.
 
 ``keep_derived`` is the same loop for a blob derived from another (a page's HTML twin from
-its JSON record): the derived blob names the digest of the source it was made from, and is
-replaced (``If-Match`` on the ETag read *before* the source was read) only when that digest
-is not the current source's. So the last write always comes from a read of the newest source,
-whichever writer finishes last, and a derived blob never goes back to an older source.
+its JSON record): the derived blob names the digest and the ETag of the source it was made
+from, and is replaced (``If-Match`` on the ETag read *before* the source was read) only when
+they are not the current source's. So the last write always comes from a read of the newest
+source, whichever writer finishes last, and a derived blob never goes back to an older source.
+A writer killed between the two writes leaves a derived blob that names an older ETag:
+``is_stale`` sees that from a listing alone, so a mending pass needs no reads.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "SOURCE_DIGEST",
     "Codec",
     "compare_and_swap",
+    "is_stale",
     "keep_derived",
     "read_with_etag",
 ]
@@ -40,6 +43,7 @@ ATTEMPTS = 10
 _FIRST_DELAY = 0.005  # seconds; doubles per lost race, up to _MAX_DELAY, with full jitter
 _MAX_DELAY = 0.5
 SOURCE_DIGEST = "source_sha256"  # blob metadata of a derived blob: sha256 of its source's bytes
+SOURCE_ETAG = "source_etag"  # and the source's ETag when it was read (a listing shows both)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -129,21 +133,35 @@ async def keep_derived(
                 if current is not None:
                     await store.delete(derived, if_match=current.etag)
                 return
-            digest = hashlib.sha256(blob.data).hexdigest()
-            if current is not None and current.metadata.get(SOURCE_DIGEST) == digest:
+            made_from = {
+                SOURCE_DIGEST: hashlib.sha256(blob.data).hexdigest(),
+                SOURCE_ETAG: blob.info.etag,
+            }
+            if current is not None and all(
+                current.metadata.get(k) == v for k, v in made_from.items()
+            ):
                 return
             await store.put(
                 derived,
                 derive(blob.data),
                 create_only=current is None,
                 if_match=current.etag if current is not None else None,
-                metadata={SOURCE_DIGEST: digest},
+                metadata=made_from,
                 content_type=content_type,
             )
             return
         except (PreconditionFailed, BlobExists, BlobNotFound):
             continue
     raise _gave_up(store, derived, attempts)
+
+
+def is_stale(source: BlobInfo | None, derived: BlobInfo | None) -> bool:
+    """Whether ``derived`` is not (or may not be) made from ``source`` as it is now: missing
+    while the source exists, left behind by a removed source, or naming another source ETag
+    (a writer killed between the two writes, or a blob written before ETags were recorded)."""
+    if source is None or derived is None:
+        return (source is None) != (derived is None)
+    return derived.metadata.get(SOURCE_ETAG) != source.etag
 
 
 async def _backoff(attempt: int) -> None:

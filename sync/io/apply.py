@@ -43,7 +43,7 @@ from blobpi.mirror.core.settings import CurationConfig, SyncConfig
 from blobpi.mirror.ops.status import apply_status, read_status, statused_projects
 from blobpi.mirror.ops.yanks import apply_yanks, read_yanks
 from blobpi.mirror.store.lease import hold_lease
-from blobpi.mirror.store.pages import read_project, update_project, update_root
+from blobpi.mirror.store.pages import mend_twins, read_project, update_project, update_root
 from blobpi.mirror.store.protocol import BlobStore, redact_url
 from blobpi.mirror.store.records import read_record
 from blobpi.sync.core.allowlist import Entry
@@ -331,6 +331,10 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
         await update_root(
             run.store, lambda pl: ProjectList.of((set(pl.projects) - gone) | run.listed)
         )
+    # A writer killed between a record and its HTML twin (a sync, an upload) left the twin
+    # behind; a project this run did not change would keep it so until its next change.
+    if mended := await mend_twins(run.store):
+        log.info("brought %d stale HTML page(s) in step with their records", len(mended))
     grace = dt.timedelta(hours=config.grace_hours)
     pending = run.previous.get("pending", {})
     deletes = plan_deletes(pending, run.pruned, run.linked, run.now, grace)

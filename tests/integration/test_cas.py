@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import anyio
 import pytest
 from packaging.utils import canonicalize_name
 
-from blobpi.mirror.core.errors import StorageUnavailable, WriteConflict
+from blobpi.mirror.core.errors import BlobNotFound, StorageUnavailable, WriteConflict
 from blobpi.mirror.core.layout import page_path
 from blobpi.mirror.core.model import File, ProjectPage
 from blobpi.mirror.core.negotiate import Format
-from blobpi.mirror.core.render import render_project_html
-from blobpi.mirror.store.cas import Codec, compare_and_swap, read_with_etag
-from blobpi.mirror.store.pages import read_project, update_project
+from blobpi.mirror.core.render import (
+    project_html_from_json,
+    render_project_html,
+    render_project_json,
+)
+from blobpi.mirror.store.cas import SOURCE_DIGEST, Codec, compare_and_swap, read_with_etag
+from blobpi.mirror.store.pages import mend_twins, read_project, update_project
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.mirror.store.records import change_record, read_record
 
@@ -144,3 +149,70 @@ async def test_update_project__concurrent_writers_leave_json_and_html_agreeing(
     assert page is not None and len(page.files) == 6
     html = await store.get(page_path(name, Format.HTML))
     assert html is not None and html.data == render_project_html(page)
+
+
+def _page(name: str, *versions: str) -> ProjectPage:
+    files = [
+        File(f"{name}-{v}.tar.gz", f"../x/{name}-{v}.tar.gz", {"sha256": f"{i:064x}"})
+        for i, v in enumerate(versions)
+    ]
+    return ProjectPage.build(canonicalize_name(name), files, list(versions))
+
+
+async def test_mend_twins__a_twin_left_behind_by_a_killed_writer_is_brought_in_step(
+    store: BlobStore,
+) -> None:
+    """A writer killed between the record and its twin: the record moved on, the twin did
+    not, and nothing else will change the project soon. One mending pass fixes exactly it."""
+    await update_project(store, canonicalize_name("left"), lambda _: _page("left", "1.0"))
+    await update_project(store, canonicalize_name("fine"), lambda _: _page("fine", "1.0"))
+    newer = _page("left", "1.0", "2.0")
+    await store.put(page_path(newer.name, Format.JSON), render_project_json(newer))  # the kill
+    await store.put(
+        page_path(canonicalize_name("born"), Format.JSON), render_project_json(_page("born", "1.0"))
+    )  # killed before its first twin
+    await store.put(page_path(canonicalize_name("gone"), Format.HTML), b"<a>orphan</a>")
+
+    mended = await mend_twins(store)
+
+    assert sorted(mended) == sorted(
+        page_path(canonicalize_name(n), Format.HTML) for n in ("left", "born", "gone")
+    )
+    for name, page in (("left", newer), ("born", _page("born", "1.0"))):
+        twin = await store.get(page_path(canonicalize_name(name), Format.HTML))
+        assert twin is not None and twin.data == render_project_html(page)
+    with pytest.raises(BlobNotFound):
+        await store.head(page_path(canonicalize_name("gone"), Format.HTML))
+    assert await mend_twins(store) == []  # fresh twins cost no write, and are not looked at
+
+
+async def test_mend_twins__a_twin_from_before_etags_were_recorded_is_tagged_once(
+    store: BlobStore,
+) -> None:
+    """A twin naming only its record's digest (an older blobpi) is re-tagged by the first
+    pass, so later passes see it fresh from the listing alone."""
+    name = canonicalize_name("old")
+    record = render_project_json(_page("old", "1.0"))
+    await store.put(page_path(name, Format.JSON), record)
+    await store.put(
+        page_path(name, Format.HTML),
+        project_html_from_json(record),
+        metadata={SOURCE_DIGEST: hashlib.sha256(record).hexdigest()},
+    )
+    assert await mend_twins(store) == [page_path(name, Format.HTML)]
+    assert await mend_twins(store) == []
+
+
+async def test_mend_twins__blobs_that_are_not_pages_are_left_alone(store: BlobStore) -> None:
+    """A listing can hold anything someone put there: a page under a name that is not
+    normalized (nothing serves it) or a stray file is neither mended nor removed."""
+    strays = [
+        "simple/Not_Normal/index.v1_html",
+        "simple/demo/notes.txt",
+        "simple/a/b/index.v1_html",
+    ]
+    for path in strays:
+        await store.put(path, b"x")
+    assert await mend_twins(store) == []
+    for path in strays:
+        assert (await store.head(path)).size == 1

@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
+from packaging.utils import canonicalize_name
 
 from blobpi.mirror.cli.main import main
 from blobpi.mirror.core.errors import BlobNotFound, LeaseHeld, StorageUnavailable
@@ -156,6 +157,22 @@ async def test_sync__noop_resync_makes_conditional_reads_and_zero_writes(
     assert report.ok and report.writes == 0 and report.requests == 2
     assert report.unchanged == 2  # nothing written, though no 304 said so
     assert await _listing(store) == before
+
+
+async def test_sync__a_noop_run_mends_an_html_twin_a_killed_writer_left_behind(
+    store: BlobStore, world: World
+) -> None:
+    """A writer killed between alpha's record and its twin: the next sync changes nothing in
+    alpha, yet leaves its twin made from the record, and writes nothing else."""
+    assert (await _sync(store, world, "alpha\nbeta")).ok
+    twin = page_path(canonicalize_name("alpha"), Format.HTML)
+    stored = await store.get(twin)
+    assert stored is not None
+    await store.put(twin, b"<a>older</a>", metadata={"source_etag": '"older"'})
+    report = await _sync(store, world, "alpha\nbeta")
+    assert report.ok and report.writes == 1
+    mended = await store.get(twin)
+    assert mended is not None and mended.data == stored.data
 
 
 async def test_sync__report_tells_the_last_outcome_once_the_upstream_is_back(
