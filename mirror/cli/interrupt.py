@@ -46,12 +46,20 @@ def run_until_signalled(job: Callable[[], Awaitable[T]]) -> T:
 
     async def _main() -> T:
         done: list[T] = []
+        failed: list[Exception] = []
         async with anyio.create_task_group() as tasks:
-            await tasks.start(_watch, tasks.cancel_scope)
-            done.append(await job())
-            tasks.cancel_scope.cancel()  # the job is done: stop watching
-        if received:
+            job_scope = CancelScope()
+            await tasks.start(_watch, job_scope)
+            with job_scope:
+                try:
+                    done.append(await job())
+                except Exception as e:  # raised below, as itself, not in an ExceptionGroup
+                    failed.append(e)
+            tasks.cancel_scope.cancel()  # the job is over: stop watching
+        if received:  # whatever the job raised on its way out was caused by the stop
             raise Interrupted(received[0])
+        if failed:
+            raise failed[0]
         return done[0]
 
     return anyio.run(_main)
