@@ -6,10 +6,11 @@ tree as static files (the limit; ``gzip_static``), pypiserver 2.x (waitress, cac
 simple-repository-server (a local directory) and proxpi (gunicorn, one worker, caching the
 nginx tree). Rows: the root page (10,000 projects), a small page, a 5,000-file page and a
 40,000-file page (JSON and HTML, identity and gzip), a ``.metadata`` file and a 16 MiB
-download. Each cell: req/s, server CPU ms per request, p50/p99. devpi-server is not run
-(README, Performance). Results: ``bench/results/server-<time>.json`` and ``.md``.
+download. Each cell: req/s, server CPU ms per request, p50/p99. devpi-server runs a mirror
+index over the nginx tree, warmed (``bench/peers.py`` says why). Results:
+``bench/results/server-<time>.json`` and ``.md``.
 
-    .venv/bin/python bench/bench_server.py [--seconds 5] [--only blobpi-granian,nginx]
+    .venv/bin/python bench/bench_server.py [--seconds 5] [--only devpi-server,nginx] [--settle 60]
 """
 
 from __future__ import annotations
@@ -76,10 +77,14 @@ def _file_urls(served: Served, corpus: Corpus) -> dict[str, str]:
     return urls
 
 
-def _measure(served: Served, corpus: Corpus, seconds: int) -> dict[str, Result | None]:
+def _measure(
+    served: Served, corpus: Corpus, seconds: int, settle: float = 0
+) -> dict[str, Result | None]:
     urls = _file_urls(served, corpus)
     results: dict[str, Result | None] = {}
     for row, path, headers in ROWS:
+        if settle:  # a slow server's unanswered requests are then not the next row's cost
+            served.settle(settle)
         target = urls.get(path) if path.startswith("{") else path.replace("/simple/", served.prefix)
         if target is None:
             results[row] = None
@@ -143,6 +148,9 @@ def main() -> None:
     parser.add_argument("--root-projects", type=int, default=10_000)
     parser.add_argument("--only", help="comma-separated server names")
     parser.add_argument("--no-azurite", action="store_true")
+    parser.add_argument(
+        "--settle", type=float, default=0, help="wait up to N s for an idle server per row"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("nginx") is None:
         sys.exit("bench: wrk and nginx are needed: apt-get install wrk nginx (make bench does)")
@@ -158,7 +166,7 @@ def main() -> None:
                 continue
             print(f"bench: {name}", flush=True)
             with start() as served:
-                table[name] = _measure(served, corpus, args.seconds)
+                table[name] = _measure(served, corpus, args.seconds, args.settle)
     _report(table, load, os.getloadavg(), args.seconds)
 
 

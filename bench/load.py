@@ -92,6 +92,17 @@ class Served:
     pid: int
     prefix: str = "/simple/"  # where its simple API is
 
+    def settle(self, limit: float) -> None:
+        """Wait up to ``limit`` s for the server to go idle: requests wrk gave up on (its 10 s
+        timeout) may still be computed, and would otherwise eat into the next row's core."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            before = _cpu_seconds(self.pid)
+            time.sleep(0.25)
+            if _cpu_seconds(self.pid) - before < 0.025:  # under a tenth of the core
+                return
+        print(f"bench: {self.name} still busy after {limit:.0f} s", flush=True)
+
     def load(
         self, path: str, headers: Mapping[str, str], seconds: int, connections: int = 32
     ) -> Result:

@@ -4,17 +4,22 @@
 Each function starts one server on the corpus and yields it (``load.serving``): pypiserver
 2.x (waitress, ``cached-dir``) over the flat directory, simple-repository-server over a
 directory per project, proxpi (gunicorn, one worker) caching the nginx tree, as a proxy is
-deployed. devpi-server is not here: it needs every file uploaded through its client.
+deployed, and devpi-server (waitress) with a mirror index over the same nginx tree, warmed.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+
+import httpx
 
 from bench.corpus import PROJECTS, Corpus
 from bench.load import Served, free_port, serving
@@ -25,6 +30,7 @@ _PACKAGES = {
     "pypiserver": ["pypiserver[cache]>=2.4", "waitress"],
     "simple-repository-server": ["simple-repository-server"],
     "proxpi": ["proxpi", "gunicorn"],
+    "devpi-server": ["devpi-server"],
 }
 BIN = Path(sys.executable).parent
 
@@ -134,8 +140,63 @@ def _proxpi(corpus: Corpus, python: Path) -> Iterator[Served]:
             yield s
 
 
+# A loopback-only throwaway server: the password only lets the bench create its index.
+_DEVPI_ROOT = ("root", "bench")
+_DEVPI_INDEX = "/root/bench"
+_QUIET = {"version": 1, "incremental": True, "root": {"level": "WARNING"}}
+
+
+@contextmanager
+def _devpi_server(corpus: Corpus, python: Path) -> Iterator[Served]:
+    """devpi-server over a ``mirror`` index whose upstream is the nginx tree, as proxpi is.
+
+    Why a mirror: devpi loads it itself from the same pre-rendered pages (one upstream fetch
+    per project, then served from its own database and file store until
+    ``mirror_cache_expiry``, 1,800 s by default: longer than its rows take), so it serves the
+    same projects, files and hashes. A ``stage`` index would need the 45,000 files uploaded one
+    request each, or written as an export in devpi's internal dump format for
+    ``devpi-import``. The mirror is warmed before measuring (the root, every page, the
+    16 MiB file), so no row times devpi's first fetch from upstream.
+    """
+    out = corpus.root.parent
+    server_dir = out / "devpi"
+    bin_dir = python.parent
+    with nginx(corpus, out) as upstream:
+        # a fresh server dir each run: the mirror's upstream port changes with nginx's
+        shutil.rmtree(server_dir, ignore_errors=True)
+        init = [str(bin_dir / "devpi-init"), "--serverdir", str(server_dir), "--no-root-pypi"]
+        subprocess.run([*init, "--root-passwd", _DEVPI_ROOT[1]], check=True, capture_output=True)
+        # devpi logs every request at INFO; blobpi runs with its access log off, and so on
+        quiet = out / "devpi-logging.json"
+        quiet.write_text(json.dumps(_QUIET))
+        port = free_port()
+        args = [str(bin_dir / "devpi-server"), "--serverdir", str(server_dir)]
+        args += ["--host", "127.0.0.1", "--port", str(port), "--logger-cfg", str(quiet)]
+        prefix = f"{_DEVPI_INDEX}/+simple/"
+        with serving("devpi-server", args, port, "/+api", prefix=prefix) as served:
+            index = {"type": "mirror", "mirror_url": f"{upstream.url}/simple/"}
+            made = httpx.put(served.url + _DEVPI_INDEX, json=index, auth=_DEVPI_ROOT, timeout=30)
+            made.raise_for_status()
+            _warm(served, prefix)
+            yield served
+
+
+def _warm(served: Served, prefix: str) -> None:
+    """Fetch the root and every project page through the mirror, then the files the small
+    page links (the 16 MiB wheel among them), so devpi holds them all before any row."""
+    with httpx.Client(base_url=served.url, timeout=600) as client:
+        client.get(prefix).raise_for_status()
+        for name in PROJECTS:
+            client.get(f"{prefix}{name}/").raise_for_status()
+        small = client.get(f"{prefix}small/", headers={"Accept": "text/html"})
+        for href in re.findall(r'href="([^"#]+)', small.text):
+            url = httpx.URL(f"{served.url}{prefix}small/").join(href)
+            client.get(str(url))  # 1-byte files nginx does not hold answer 404: never measured
+
+
 PEERS: dict[str, Callable[[Corpus, Path], AbstractContextManager[Served]]] = {
     "pypiserver": _pypiserver,
     "simple-repository-server": _simple_repository_server,
     "proxpi": _proxpi,
+    "devpi-server": _devpi_server,
 }
