@@ -73,6 +73,18 @@ def _cpu_seconds(pid: int) -> float:
     return total / _TICK
 
 
+def _runnable(pid: int) -> bool:
+    """Whether a thread of ``pid`` or its descendants is running or waiting for a core."""
+    for p in _tree(pid):
+        for stat in Path(f"/proc/{p}/task").glob("*/stat"):
+            try:
+                if stat.read_text().rsplit(")", 1)[1].split()[0] == "R":
+                    return True
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return False
+
+
 def _ms(text: str) -> float:
     value = float(re.sub(r"[a-z]+$", "", text))
     unit = re.sub(r"^[\d.]+", "", text)
@@ -94,14 +106,16 @@ class Served:
 
     def settle(self, limit: float) -> None:
         """Wait up to ``limit`` s for the server to go idle: requests wrk gave up on (its 10 s
-        timeout) may still be computed, and would otherwise eat into the next row's core."""
+        timeout) may still be computed, and would otherwise eat into the next row's core.
+        Idle means no thread of it runnable, twice in a row: CPU time alone would read a
+        busy server as idle when other work on the machine keeps it off the core."""
         deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            before = _cpu_seconds(self.pid)
-            time.sleep(0.25)
-            if _cpu_seconds(self.pid) - before < 0.025:  # under a tenth of the core
-                return
-        print(f"bench: {self.name} still busy after {limit:.0f} s", flush=True)
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 2:
+            quiet = 0 if _runnable(self.pid) else quiet + 1
+            time.sleep(0.1)
+        if quiet < 2:
+            print(f"bench: {self.name} still busy after {limit:.0f} s", flush=True)
 
     def load(
         self, path: str, headers: Mapping[str, str], seconds: int, connections: int = 32
