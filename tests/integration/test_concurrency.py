@@ -17,7 +17,7 @@ from blobpi.mirror.core.layout import page_path
 from blobpi.mirror.core.model import ProjectPage
 from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.core.render import project_html_from_json
-from blobpi.mirror.core.settings import Filters, Settings, SyncConfig
+from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.publish import Published, publish
 from blobpi.mirror.server.app import create_app
 from blobpi.mirror.store.pages import read_project, read_projects
@@ -25,6 +25,7 @@ from blobpi.mirror.store.protocol import BlobStore
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.io.apply import run_sync
 from tests.support.dists import build_wheel
+from tests.support.syncconfig import sync_config
 from tests.support.upstream import LocalUpstream
 
 pytestmark = pytest.mark.anyio
@@ -135,13 +136,7 @@ async def test_concurrency__a_sync_while_uploads_happen_loses_nothing(
         for i in range(UPSTREAM_PROJECTS):
             dist = upstream.add(build_wheel(built, f"mirrored{i}", "1.0"))
             pins.append(f"mirrored{i}==1.0 --hash=sha256:{dist.sha256}")
-        config = SyncConfig(
-            upstream=upstream.index_url,
-            filters=Filters(python_versions=("3.12",)),
-            timeout=5.0,
-            retries=2,
-            backoff=0.01,
-        )
+        config = sync_config(upstream, timeout=5.0)
         private = [build_wheel(tmp_path / "private", f"private{i}", "1.0") for i in range(8)]
 
         async def _uploads() -> None:

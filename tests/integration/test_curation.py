@@ -15,7 +15,7 @@ import pytest
 from blobpi.mirror.cli.main import main
 from blobpi.mirror.core.errors import BlobNotFound
 from blobpi.mirror.core.layout import osv_archive_path, osv_source_path
-from blobpi.mirror.core.settings import CurationConfig, Filters, SyncConfig
+from blobpi.mirror.core.settings import CurationConfig, SyncConfig
 from blobpi.mirror.store.pages import read_project
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.sync.core.allowlist import parse_allowlist
@@ -24,6 +24,7 @@ from blobpi.sync.io.apply import run_sync
 from blobpi.sync.io.report import Report
 from tests.support.dists import build_wheel
 from tests.support.osv import ghsa_record, mal_record, pysec_record, write_archive
+from tests.support.syncconfig import sync_config
 from tests.support.upstream import Dist, LocalUpstream
 
 NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
@@ -49,13 +50,7 @@ class World:
         return write_archive(self.tmp / "all.zip", records)
 
     def config(self) -> SyncConfig:
-        return SyncConfig(
-            upstream=self.upstream.index_url,
-            filters=Filters(python_versions=("3.12",)),
-            timeout=2.0,
-            retries=1,
-            backoff=0.01,
-        )
+        return sync_config(self.upstream, timeout=2.0, retries=1)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from blobpi.mirror.cli.main import main
 from blobpi.mirror.core.errors import BlobNotFound, OperationRefused, UploadForbidden
 from blobpi.mirror.core.layout import page_path
 from blobpi.mirror.core.negotiate import Format
-from blobpi.mirror.core.settings import Filters, SyncConfig
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.ops.status import set_status
 from blobpi.mirror.store.pages import read_project
@@ -25,6 +24,7 @@ from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.io.apply import run_sync
 from blobpi.sync.io.report import Report
 from tests.support.dists import build_wheel
+from tests.support.syncconfig import sync_config
 from tests.support.upstream import LocalUpstream
 
 pytestmark = pytest.mark.anyio
@@ -39,9 +39,7 @@ def upstream(tmp_path: Path) -> Iterator[LocalUpstream]:
 
 
 async def _sync(store: BlobStore, upstream: LocalUpstream, text: str = "demo\nother") -> Report:
-    config = SyncConfig(
-        upstream=upstream.index_url, filters=Filters(python_versions=("3.12",)), retries=0
-    )
+    config = sync_config(upstream, retries=0, timeout=60.0)
     return await run_sync(store, config, parse_allowlist(text))
 
 

@@ -20,7 +20,7 @@ from blobpi.mirror.core.errors import BlobNotFound, LeaseHeld, StorageUnavailabl
 from blobpi.mirror.core.layout import page_path, yanks_path
 from blobpi.mirror.core.model import ProjectPage
 from blobpi.mirror.core.negotiate import Format
-from blobpi.mirror.core.settings import Filters, Shard, SyncConfig
+from blobpi.mirror.core.settings import Shard, SyncConfig
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.store.lease import hold_lease
 from blobpi.mirror.store.pages import read_project, read_projects
@@ -30,6 +30,7 @@ from blobpi.sync.io.apply import run_sync
 from blobpi.sync.io.report import CountingStore, Report
 from tests.support.dists import build_sdist, build_wheel
 from tests.support.invariants import check_invariants
+from tests.support.syncconfig import sync_config
 from tests.support.upstream import Dist, LocalUpstream
 
 pytestmark = pytest.mark.anyio
@@ -42,15 +43,8 @@ class World:
     dists: dict[str, Dist]
     tmp: Path
 
-    def config(self, **changes: object) -> SyncConfig:
-        base = SyncConfig(
-            upstream=self.upstream.index_url,
-            filters=Filters(python_versions=("3.10", "3.12")),
-            timeout=1.0,
-            retries=2,
-            backoff=0.01,
-        )
-        return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    def config(self, **changes: Any) -> SyncConfig:
+        return sync_config(self.upstream, pythons=("3.10", "3.12"), **changes)
 
     def pin(self, *filenames: str) -> str:
         """Lock lines (name==version --hash ...) for these files."""

@@ -12,16 +12,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from blobpi.mirror.core.settings import Filters, SyncConfig
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.io.apply import run_sync
 from blobpi.sync.io.report import Report
 from tests.support.dists import build_wheel
 from tests.support.invariants import check_invariants, snapshot_pages
+from tests.support.syncconfig import sync_config
 from tests.support.upstream import Fault, LocalUpstream
 
 pytestmark = pytest.mark.anyio
@@ -34,18 +35,8 @@ class Rig:
     upstream: LocalUpstream
     tmp: Path
 
-    def config(self, **changes: object) -> SyncConfig:
-        base = SyncConfig(
-            upstream=self.upstream.index_url,
-            filters=Filters(python_versions=("3.12",)),
-            timeout=1.0,
-            retries=2,
-            backoff=0.01,
-        )
-        return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-    async def sync(self, store: BlobStore, text: str = ALLOW, **changes: object) -> Report:
-        return await run_sync(store, self.config(**changes), parse_allowlist(text))
+    async def sync(self, store: BlobStore, text: str = ALLOW, **changes: Any) -> Report:
+        return await run_sync(store, sync_config(self.upstream, **changes), parse_allowlist(text))
 
 
 @pytest.fixture

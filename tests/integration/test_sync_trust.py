@@ -12,12 +12,13 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from blobpi.mirror.cli.main import main
 from blobpi.mirror.core.errors import ConfigError, OperationRefused
-from blobpi.mirror.core.settings import Filters, LockConfig, SyncConfig
+from blobpi.mirror.core.settings import LockConfig, SyncConfig
 from blobpi.mirror.store.pages import read_project
 from blobpi.mirror.store.protocol import BlobStore
 from blobpi.sync.core.allowlist import parse_allowlist, read_allowlist
@@ -26,6 +27,7 @@ from blobpi.sync.io.apply import run_sync
 from blobpi.sync.io.report import Report
 from tests.support.dists import build_wheel
 from tests.support.invariants import check_invariants, snapshot_pages
+from tests.support.syncconfig import sync_config
 from tests.support.upstream import Dist, LocalUpstream
 
 pytestmark = pytest.mark.anyio
@@ -39,17 +41,10 @@ class Hostile:
     dists: dict[str, Dist]
     tmp: Path
 
-    def config(self, **changes: object) -> SyncConfig:
-        base = SyncConfig(
-            upstream=self.upstream.index_url,
-            filters=Filters(python_versions=("3.12",)),
-            timeout=2.0,
-            retries=1,
-            backoff=0.01,
-        )
-        return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    def config(self, **changes: Any) -> SyncConfig:
+        return sync_config(self.upstream, timeout=2.0, retries=1, **changes)
 
-    async def sync(self, store: BlobStore, text: str, **changes: object) -> Report:
+    async def sync(self, store: BlobStore, text: str, **changes: Any) -> Report:
         return await run_sync(store, self.config(**changes), parse_allowlist(text))
 
     def on_internal(self, filename: str) -> str:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import anyio
 
-from blobpi.mirror.core.settings import Filters, SyncConfig
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.store.local import LocalStore
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.io.apply import run_sync
 from tests.support.dists import build_wheel
+from tests.support.syncconfig import sync_config
 from tests.support.upstream import LocalUpstream
 
 MIRRORED = 5  # projects the sync mirrors; each gains a version per round
@@ -31,13 +31,7 @@ async def _rounds(storage: Path, seconds: float, work: Path) -> dict[str, int]:
     deadline = time.monotonic() + seconds
     with LocalUpstream.start() as upstream:
         pins: list[str] = []
-        config = SyncConfig(
-            upstream=upstream.index_url,
-            filters=Filters(python_versions=("3.12",)),
-            timeout=10.0,
-            retries=2,
-            backoff=0.05,
-        )
+        config = sync_config(upstream, timeout=10.0, backoff=0.05)
         async with LocalStore(storage) as store:
             round_ = 0
             while time.monotonic() < deadline:
