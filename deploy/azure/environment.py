@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from blobpi.deploy.azure.sdk import sdk_import
 from blobpi.deploy.core.buildcontext import DEFAULT_IMAGE, check_image
-from blobpi.deploy.core.requirements import PinnedRequirement
+from blobpi.deploy.core.requirements import PinnedRequirement, as_pip_lines
 from blobpi.mirror.core.errors import ConfigError
 
 __all__ = [
@@ -150,7 +150,7 @@ def write_environment(
     channels: Sequence[str] = DEFAULT_CHANNELS,
 ) -> tuple[Path, Path]:
     """Write ``environment.yml`` and ``conda.yml`` for ``az ml environment create``."""
-    lines = [r if isinstance(r, str) else r.pip_line for r in requirements]
+    lines = as_pip_lines(requirements)
     conda = conda_spec(lines, index_url=index_url, python=python, name=name, channels=channels)
     directory.mkdir(parents=True, exist_ok=True)
     conda_path, env_path = directory / "conda.yml", directory / "environment.yml"
@@ -177,7 +177,7 @@ def environment_for(
     Register it with ``MLClient.environments.create_or_update(env)``."""
     with sdk_import("azureml"):
         from azure.ai.ml.entities import Environment
-    lines = [r if isinstance(r, str) else r.pip_line for r in requirements]
+    lines = as_pip_lines(requirements)
     return Environment(
         name=name,
         image=check_image(image),
@@ -204,7 +204,7 @@ def v1_environment_for(
         from azureml.core import Environment
         from azureml.core.conda_dependencies import CondaDependencies
 
-        lines = [r if isinstance(r, str) else r.pip_line for r in requirements]
+        lines = list(as_pip_lines(requirements))
         conda = CondaDependencies.create(
             python_version=python, pip_packages=lines, pin_sdk_version=False
         )

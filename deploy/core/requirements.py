@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -25,6 +26,7 @@ from blobpi.mirror.core.requirements import RequirementLine, read_lines
 
 __all__ = [
     "PinnedRequirement",
+    "as_pip_lines",
     "check_locked_python",
     "locked_pythons",
     "parse_requirements",
@@ -68,6 +70,16 @@ class PinnedRequirement:
     def applies(self, environment: dict[str, str]) -> bool:
         """Whether the marker holds in a target environment (PEP 508 marker variables)."""
         return self.marker is None or Marker(self.marker).evaluate(environment)
+
+
+def as_pip_lines(requirements: Sequence[PinnedRequirement | str]) -> tuple[str, ...]:
+    """The requirements-file lines: a pinned requirement's ``pip_line``; a URL line (what
+    ``wheel-urls`` printed) as it is.
+
+    >>> as_pip_lines([PinnedRequirement("a", "1", hashes=("sha256:ab",)), "b @ https://h/b.whl"])
+    ('a==1 --hash=sha256:ab', 'b @ https://h/b.whl')
+    """
+    return tuple(r if isinstance(r, str) else r.pip_line for r in requirements)
 
 
 def _parse_line(line: RequirementLine, source: str) -> PinnedRequirement:

@@ -21,7 +21,11 @@ from typing import Any
 import anyio
 
 from blobpi.deploy.azure import connection as feed
-from blobpi.deploy.azure.buildenv import build_environment_for, write_build_context
+from blobpi.deploy.azure.buildenv import (
+    BuildEnvironmentSpec,
+    build_environment_for,
+    write_build_context,
+)
 from blobpi.deploy.azure.environment import (
     DEFAULT_CHANNELS,
     DEFAULT_IMAGE,
@@ -33,6 +37,7 @@ from blobpi.deploy.azure.sdk import ml_client, v1_workspace, workspace_errors
 from blobpi.deploy.azureml import add_private_wheel, read_lock, read_requirements, wheel_urls_for
 from blobpi.deploy.core.requirements import (
     PinnedRequirement,
+    as_pip_lines,
     check_locked_python,
     locked_pythons,
 )
@@ -190,16 +195,16 @@ def _build_context(
         raise ConfigError(
             "--build-context is a pip-only SDK v2 environment: drop --sdk v1 and --conda-channel"
         )
-    options: dict[str, Any] = {
-        "index_url": args.index_url,
-        "name": args.name,
-        "image": args.image,
-        "python": args.python,
-        "locked": locked,
-    }
-    lines = [r if isinstance(r, str) else r.pip_line for r in reqs]
+    spec = BuildEnvironmentSpec(
+        name=args.name,
+        pip_lines=as_pip_lines(reqs),
+        index_url=args.index_url,
+        image=args.image,
+        python=args.python,
+        locked=locked,
+    )
     if args.output is not None:
-        env_file = write_build_context(args.output, lines, **options)
+        env_file = write_build_context(args.output, spec)
         text = (
             f"wrote {env_file} and its build context {args.output / 'context'}: "
             f"az ml environment create --file {env_file}"
@@ -207,7 +212,7 @@ def _build_context(
         _say(args, text, wrote=str(env_file), context=str(args.output / "context"))
     if args.create:
         with tempfile.TemporaryDirectory() as scratch:  # the SDK uploads it on create
-            _create(args, build_environment_for(args.output or Path(scratch), lines, **options))
+            _create(args, build_environment_for(args.output or Path(scratch), spec))
     return 0
 
 

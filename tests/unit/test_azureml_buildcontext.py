@@ -11,10 +11,19 @@ from typing import Any
 import pytest
 import yaml
 
-from blobpi.deploy.azure.buildenv import build_environment_for, write_build_context
+from blobpi.deploy.azure.buildenv import (
+    BuildEnvironmentSpec,
+    build_environment_for,
+    write_build_context,
+)
 from blobpi.deploy.azure.environment import DEFAULT_IMAGE, conda_spec
 from blobpi.deploy.core.buildcontext import build_context, check_image
-from blobpi.deploy.core.requirements import locked_pythons, parse_requirements, parse_url_lines
+from blobpi.deploy.core.requirements import (
+    as_pip_lines,
+    locked_pythons,
+    parse_requirements,
+    parse_url_lines,
+)
 from blobpi.mirror.cli.main import main
 from blobpi.mirror.core.errors import ConfigError
 
@@ -70,14 +79,11 @@ def test_build_context__files_install_from_the_mirror_only() -> None:
 
 
 def test_write_build_context__yaml_and_sdk_load_the_same_directory(tmp_path: Path) -> None:
-    reqs = parse_requirements(LOCK)
-    env_file = write_build_context(
-        tmp_path / "yaml", reqs, index_url=INDEX, name="train", image="i:1", python="3.11"
-    )
+    lines = as_pip_lines(parse_requirements(LOCK))
+    spec = BuildEnvironmentSpec("train", lines, index_url=INDEX, image="i:1", python="3.11")
+    env_file = write_build_context(tmp_path / "yaml", spec)
     loaded = _load_environment(env_file)
-    built = build_environment_for(
-        tmp_path / "sdk", reqs, index_url=INDEX, name="train", image="i:1", python="3.11"
-    )
+    built = build_environment_for(tmp_path / "sdk", spec)
     assert loaded.name == built.name == "train"
     assert loaded.image is None and built.image is None and loaded.conda_file is None
     assert loaded.build.dockerfile_path == built.build.dockerfile_path == "Dockerfile"
