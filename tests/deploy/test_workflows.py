@@ -123,10 +123,10 @@ def _steps(path: Path) -> dict[str, dict[str, Any]]:
     return {step["name"]: step for step in job["steps"] if "name" in step}
 
 
-@pytest.mark.slow
-def test_check_workflow__steps_pass_a_current_lock_and_summarise_it(tmp_path: Path) -> None:
-    """The check and summary steps, run as the runner runs them (bash -eo pipefail) in a clone
-    whose base commit had an empty lock: the check passes, the summary lists the additions."""
+def _pull_request(tmp_path: Path, **env: str) -> tuple[Path, dict[str, str]]:
+    """A clone whose base commit had an empty lock, now holding this repo's allow-list files,
+    and the environment the runner gives a step (``BASE_SHA`` as the step's ``env:`` expands
+    it, the summary at ``tmp_path/summary.md``)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
@@ -137,30 +137,42 @@ def test_check_workflow__steps_pass_a_current_lock_and_summarise_it(tmp_path: Pa
     base = run([*git, "rev-parse", "HEAD"]).stdout.strip()
     for name in ("allowlist.in", "allowlist.txt", "blobpi.toml"):
         (repo / name).write_bytes((ROOT / name).read_bytes())
-    summary = tmp_path / "summary.md"
-    env = {
+    runner = {
         **os.environ,
         "PATH": f"{BIN}:{os.environ['PATH']}",
-        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
         "RUNNER_TEMP": str(tmp_path),
-        "BASE_SHA": base,  # the step's `env:`, as the runner expands it
+        "BASE_SHA": base,
+        **env,
     }
+    return repo, runner
+
+
+def _run_step(script: str, repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A step's ``run:`` script as the runner runs it: ``bash -eo pipefail``, in the clone."""
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_check_workflow__steps_pass_a_current_lock_and_summarise_it(tmp_path: Path) -> None:
+    """The check and summary steps, run as the runner runs them (bash -eo pipefail) in a clone
+    whose base commit had an empty lock: the check passes, the summary lists the additions."""
+    repo, env = _pull_request(tmp_path)
     steps = _steps(CHECK)
     assert steps["Summarise the change"]["env"] == {
         "BASE_SHA": "${{ github.event.pull_request.base.sha }}"
     }
     for name in ("Check the lock is current", "Summarise the change", "Audit the lock"):
-        script = steps[name]["run"]
-        result = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-            cwd=repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = _run_step(steps[name]["run"], repo, env)
         assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
-    text = summary.read_text()
+    text = (tmp_path / "summary.md").read_text()
     assert text.startswith("### Lock changes:") and "- added `" in text
     assert "removed" not in text.split("\n", 1)[1]
     assert "Advisories" not in text  # no BLOBPI_OSV_URL: no advisories
@@ -174,16 +186,6 @@ def test_check_workflow__advisories_in_the_summary_and_a_blocked_pin_fails(
     the summary lists the advisory a new pin brings, and the audit step fails on it."""
     from tests.support.osv import ghsa_record, write_archive
 
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    run([*git, "init", "--quiet"])
-    (repo / "allowlist.txt").write_text("")
-    run([*git, "add", "."])
-    run([*git, "commit", "--quiet", "-m", "base"])
-    base = run([*git, "rev-parse", "HEAD"]).stdout.strip()
-    for name in ("allowlist.in", "allowlist.txt", "blobpi.toml"):
-        (repo / name).write_bytes((ROOT / name).read_bytes())
     pinned = next(
         line for line in (ROOT / "allowlist.txt").read_text().splitlines() if "==" in line
     )
@@ -191,30 +193,16 @@ def test_check_workflow__advisories_in_the_summary_and_a_blocked_pin_fails(
     archive = write_archive(
         tmp_path / "published.zip", [ghsa_record("GHSA-test-test-test", name, version, None)]
     )
-    summary = tmp_path / "summary.md"
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-        "GITHUB_STEP_SUMMARY": str(summary),
-        "RUNNER_TEMP": str(tmp_path),
-        "BASE_SHA": base,
-        "OSV_URL": archive.as_uri(),  # curl fetches file:// as the runner fetches https://
-    }
+    # curl fetches file:// as the runner fetches https://
+    repo, env = _pull_request(tmp_path, OSV_URL=archive.as_uri())
     steps = _steps(CHECK)
     assert steps["Fetch the advisories"]["env"] == {"OSV_URL": "${{ vars.BLOBPI_OSV_URL }}"}
     codes = {}
     for step in ("Fetch the advisories", "Summarise the change", "Audit the lock"):
-        result = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", steps[step]["run"]],
-            cwd=repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = _run_step(steps[step]["run"], repo, env)
         codes[step] = (result.returncode, result.stdout + result.stderr)
     assert codes["Fetch the advisories"][0] == 0 and codes["Summarise the change"][0] == 0
-    text = summary.read_text()
+    text = (tmp_path / "summary.md").read_text()
     assert "### Advisories: 1 added, 0 removed; 1 blocking in the new lock" in text
     assert f"- added: {name}=={version}: GHSA-test-test-test (high, no fixed version)" in text
     code, output = codes["Audit the lock"]

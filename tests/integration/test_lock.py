@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 
 from blobpi.mirror.cli.main import main
 from tests.support.dists import _BACKEND as BACKEND
-from tests.support.dists import build_wheel, metadata_text
+from tests.support.dists import build_wheel, metadata_text, write_sdist
 from tests.support.processes import BIN, Server, client_env, run
 from tests.support.upstream import LocalUpstream, install_lock
 
@@ -31,13 +29,7 @@ def _sdist_needing_backend(directory: Path) -> Path:
         f"{top}/backend.py": BACKEND.encode(),
         f"{top}/src/legacy.py": b"VERSION = '1.0'\n",
     }
-    path = directory / f"{top}.tar.gz"
-    with tarfile.open(path, "w:gz") as archive:
-        for member, data in files.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
+    return write_sdist(directory, top, files)
 
 
 @pytest.fixture
@@ -209,14 +201,7 @@ def _setup_py_sdist(directory: Path) -> Path:
         b"setup(name='oldstyle', version='1.0', py_modules=['oldstyle'])\n",
         f"{top}/oldstyle.py": b"VERSION = '1.0'\n",
     }
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{top}.tar.gz"
-    with tarfile.open(path, "w:gz") as archive:
-        for member, data in files.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
+    return write_sdist(directory, top, files)
 
 
 def test_lock__setup_py_project_installs_with_old_and_new_pip(tmp_path: Path) -> None:

@@ -55,6 +55,19 @@ def _env(tmp_path: Path, upstream: LocalUpstream, storage: str, **extra: str) ->
     )
 
 
+def _start_sync(env: dict[str, str]) -> subprocess.Popen[str]:
+    """``blobpi sync`` in the background, so that the store can fail while it runs."""
+    command = [str(BIN / "blobpi"), "sync"]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _finished(sync: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    out, err = sync.communicate(timeout=120)
+    return subprocess.CompletedProcess(sync.args, sync.returncode, out, err)
+
+
 def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
@@ -82,17 +95,10 @@ def test_store_faults__azurite_stopped_mid_sync_then_restarted(
         served = anyio.run(_invariants, spec, connection)
         (tmp_path / "allowlist.txt").write_text("\n".join(NAMES) + "\n")
         upstream.file_delay = 1.0
-        sync = subprocess.Popen(
-            [str(BIN / "blobpi"), "sync"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        sync = _start_sync(env)
         wait_until(lambda: upstream.count("/packages/") >= 1, what="the first download")
         stop(first.process)  # the store goes away while files stream
-        out, err = sync.communicate(timeout=120)
-    failed = subprocess.CompletedProcess(sync.args, sync.returncode, out, err)
+        failed = _finished(sync)
     line = _one_line_error(failed)
     assert "storage" in line.lower() or "store" in line.lower() or "reach" in line.lower(), line
     upstream.file_delay = 0.0
@@ -117,13 +123,7 @@ def test_store_faults__lease_broken_mid_sync(
     )
     (tmp_path / "c.toml").write_text("[sync]\nretries = 1\ntimeout = 60\n")
     upstream.file_delay = 25.0  # past the first renewal (every 20 s), when the loss shows
-    sync = subprocess.Popen(
-        [str(BIN / "blobpi"), "sync"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    sync = _start_sync(env)
     try:
         wait_until(lambda: upstream.count("/packages/") >= 1, what="the first download")
         container = spec.rsplit("/", 1)[1]
@@ -131,10 +131,9 @@ def test_store_faults__lease_broken_mid_sync(
             azurite.connection_string, container, "state/sync.lock"
         )
         BlobLeaseClient(lock).break_lease(lease_break_period=0)  # another client takes over
-        out, err = sync.communicate(timeout=120)
+        failed = _finished(sync)
     finally:
         sync.kill()
-    failed = subprocess.CompletedProcess(sync.args, sync.returncode, out, err)
     assert "lost the lease" in _one_line_error(failed)
     anyio.run(_invariants, spec, azurite.connection_string)
     upstream.file_delay = 0.0

@@ -135,6 +135,11 @@ def build_sdist(
         f"{top}/backend.py": _BACKEND.encode(),
         f"{top}/src/{dist}.py": f"VERSION = {version!r}\nFROM_SDIST = True\n".encode(),
     }
+    return write_sdist(directory, top, files)
+
+
+def write_sdist(directory: Path, top: str, files: dict[str, bytes]) -> Path:
+    """``DIRECTORY/TOP.tar.gz`` holding ``files`` (paths under ``TOP/``), dated now."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{top}.tar.gz"
     with tarfile.open(path, "w:gz") as archive:
