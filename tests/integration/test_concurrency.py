@@ -134,8 +134,7 @@ async def test_concurrency__a_sync_while_uploads_happen_loses_nothing(
     with LocalUpstream.start() as upstream:
         pins = []
         for i in range(UPSTREAM_PROJECTS):
-            dist = upstream.add(build_wheel(built, f"mirrored{i}", "1.0"))
-            pins.append(f"mirrored{i}==1.0 --hash=sha256:{dist.sha256}")
+            pins.append(upstream.add(build_wheel(built, f"mirrored{i}", "1.0")).pin)
         config = sync_config(upstream, timeout=5.0)
         private = [build_wheel(tmp_path / "private", f"private{i}", "1.0") for i in range(8)]
 

@@ -40,11 +40,7 @@ class World:
     tmp: Path
 
     def lock(self, *filenames: str, extra: str = "") -> str:
-        lines = []
-        for filename in filenames:
-            name, version = filename.split("-")[:2]
-            lines.append(f"{name}=={version} --hash=sha256:{self.dists[filename].sha256}")
-        return "\n".join(lines) + "\n" + extra
+        return "\n".join(self.dists[filename].pin for filename in filenames) + "\n" + extra
 
     def osv(self, *records: dict[str, object]) -> Path:
         return write_archive(self.tmp / "all.zip", records)

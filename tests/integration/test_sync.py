@@ -48,12 +48,7 @@ class World:
 
     def pin(self, *filenames: str) -> str:
         """Lock lines (name==version --hash ...) for these files."""
-        lines = []
-        for filename in filenames:
-            dist = self.dists[filename]
-            name, version = filename.split("-")[0], filename.split("-")[1].removesuffix(".tar.gz")
-            lines.append(f"{name}=={version} --hash=sha256:{dist.sha256}")
-        return "\n".join(lines)
+        return "\n".join(self.dists[filename].pin for filename in filenames)
 
 
 @pytest.fixture

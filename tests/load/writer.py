@@ -39,7 +39,7 @@ async def _rounds(storage: Path, seconds: float, work: Path) -> dict[str, int]:
                     wheel = build_wheel(
                         work / "up", f"churn{i}", f"1.{round_}", payload_bytes=20_000
                     )
-                    pins.append(f"churn{i}==1.{round_} --hash=sha256:{upstream.add(wheel).sha256}")
+                    pins.append(upstream.add(wheel).pin)
                 report = await run_sync(store, config, parse_allowlist("\n".join(pins) + "\n"))
                 counts["sync_runs"] += 1
                 counts["files_synced"] += len(report.added)

@@ -99,6 +99,12 @@ class Dist:
     def filename(self) -> str:
         return self.path.name
 
+    @property
+    def pin(self) -> str:
+        """The hashed lock line that pins this file: ``name==version --hash=sha256:...``."""
+        dist = parse_distribution_filename(self.filename)
+        return f"{dist.name}=={dist.version} --hash=sha256:{self.sha256}"
+
 
 class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 drops connection attempts of a client that opens
