@@ -20,7 +20,7 @@ from typing import Any
 
 from blobpi.deploy.azure import connection as _connection
 from blobpi.deploy.azure import environment as _environment
-from blobpi.deploy.azure.sas import parse_lifetime, signer_for, url_line, wheel_urls
+from blobpi.deploy.azure.sas import parse_lifetime, url_line, wheel_urls
 from blobpi.deploy.core.requirements import (
     PinnedRequirement,
     parse_requirements,
@@ -33,6 +33,7 @@ from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.settings import load_settings
 from blobpi.mirror.store.protocol import open_store
+from blobpi.mirror.store.signing import signer_for
 
 __all__ = [
     "add_private_wheel",

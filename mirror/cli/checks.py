@@ -122,7 +122,7 @@ async def delegation(store: BlobStore, settings: Settings, role: Role) -> Result
         return Result("delegation", "skip", "a local directory signs no URLs")
     if role != "server":
         return Result("delegation", "skip", "only the server (SAS downloads, Azure ML) signs URLs")
-    from blobpi.deploy.azure.sas import signer_for
+    from blobpi.mirror.store.signing import signer_for
 
     now = dt.datetime.now(dt.UTC)
     try:

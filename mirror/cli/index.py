@@ -38,6 +38,12 @@ def configure_parser(subparsers: Any) -> None:
     serve.add_argument(
         "--workers", type=int, help="server processes, granian only (default 1; about one a core)"
     )
+    serve.add_argument(
+        "--downloads",
+        choices=("stream", "redirect"),
+        help="stream files through the server (default), or redirect to a short-lived read "
+        "SAS on the blob (a container store only)",
+    )
     serve.set_defaults(handler=_serve)
 
     upload = subparsers.add_parser("upload", help="add private wheels or sdists to the index")
@@ -60,8 +66,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 f"the storage directory {settings.storage!r} does not exist: check --storage, "
                 "or fill it first with 'blobpi upload' or 'blobpi sync'"
             )
+    anyio.run(_check_downloads, settings)  # here: granian builds the app in its workers
     serve(settings)
     return 0
+
+
+async def _check_downloads(settings: Settings) -> None:
+    from blobpi.mirror.server.redirects import check_downloads
+
+    async with open_store(settings.storage, settings.storage_connection_string) as store:
+        check_downloads(settings, store)
 
 
 def _upload(args: argparse.Namespace, settings: Settings) -> int:

@@ -35,6 +35,7 @@ _FLAGS = {
     "port": "server.port",
     "http_server": "server.http_server",
     "workers": "server.workers",
+    "downloads": "server.downloads",
     "token_file": "server.token_file",
     "upstream": "sync.upstream",
     "allowlist": "sync.allowlist",

@@ -8,6 +8,7 @@ reads the process environment and the file. Everything else is passed a ``Settin
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -131,6 +132,12 @@ class ServerSettings:
     trusted_proxies: tuple[str, ...] = ()
     header_timeout: float = 10.0  # seconds for a request's headers to arrive, then closed
     body_timeout: float = 30.0  # seconds a request body may pause, then 408
+    # How /packages/ downloads are answered (server/redirects.py): "stream" through the
+    # server, or "redirect" to a read SAS for that one blob (a container store only), so
+    # the bytes go from the blob service to the client directly.
+    downloads: str = "stream"
+    # How long a redirect's SAS is valid; bucketed, so it is between 7/8 of this and all.
+    redirect_lifetime: dt.timedelta = dt.timedelta(minutes=15)
 
     @property
     def allows_anonymous_read(self) -> bool:

@@ -9,6 +9,7 @@ An empty variable counts as unset (container apps cannot unset an inherited one)
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import ipaddress
 import re
 from collections import defaultdict
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from blobpi.mirror.core.durations import parse_duration
 from blobpi.mirror.core.errors import ConfigError
 from blobpi.mirror.core.names import project_name
 from blobpi.mirror.core.origins import origin_of
@@ -155,6 +157,18 @@ def _networks(raw: object) -> tuple[str, ...]:
         raise ValueError("has an entry that is not an IP address or network") from None
 
 
+def _lifetime(raw: object) -> dt.timedelta:
+    """A redirect's SAS lifetime: long enough to start a download after the redirect, short
+    enough that a leaked URL soon stops working."""
+    try:
+        lifetime = parse_duration(_text(raw))
+    except ConfigError:
+        raise ValueError("is not a duration") from None
+    if not dt.timedelta(minutes=5) <= lifetime <= dt.timedelta(days=1):
+        raise ValueError("is out of range (5m to 1d)")
+    return lifetime
+
+
 def _shard(raw: object) -> Shard:
     try:
         return Shard.parse(str(raw))
@@ -237,6 +251,8 @@ _KEYS = (
     _Key("server", "trusted_proxies", _networks, "10.0.0.0/16", "BLOBPI_TRUSTED_PROXIES"),
     _Key("server", "header_timeout", _number(float, 0.001), "10", "BLOBPI_HEADER_TIMEOUT"),
     _Key("server", "body_timeout", _number(float, 0.001), "30", "BLOBPI_BODY_TIMEOUT"),
+    _Key("server", "downloads", _choice("stream", "redirect"), "redirect", "BLOBPI_DOWNLOADS"),
+    _Key("server", "redirect_lifetime", _lifetime, "15m", "BLOBPI_REDIRECT_LIFETIME"),
     _Key("sync", "upstream", _upstream, _URL, "BLOBPI_UPSTREAM"),
     _Key("sync", "allowlist", lambda raw: Path(_text(raw)), "allowlist.txt", "BLOBPI_ALLOWLIST"),
     _Key("sync", "shard", _shard, "1/4", "BLOBPI_SHARD"),

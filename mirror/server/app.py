@@ -2,7 +2,8 @@
 
 Routes: ``/simple/`` and ``/simple/<project>/`` (PEP 503 HTML or PEP 691 JSON by content
 negotiation, ``Vary: Accept``, non-canonical names redirected), ``/packages/...`` (files,
-PEP 658 ``.metadata``, PEP 740 ``.provenance``: streamed, ``Range``, ``ETag``), the probes
+PEP 658 ``.metadata``, PEP 740 ``.provenance``: streamed, ``Range``, ``ETag``, or redirected
+to a read SAS on the blob, ``redirects``), the probes
 ``/health/live`` (the process answers) and ``/health/ready`` (the store answers; ``/health``
 is its old name), ``/metrics`` (``metrics``), and the status pages for people, ``/`` and
 ``/project/<name>/`` (``status``); ``POST /`` is the upload API (``upload_api``),
@@ -52,6 +53,7 @@ from blobpi.mirror.server.cache import CachedPage, HeadCache, PageCache
 from blobpi.mirror.server.fastpath import FastPages, derivation, media_type, page_headers
 from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from blobpi.mirror.server.osv_api import AdvisoryCache, osv_routes
+from blobpi.mirror.server.redirects import ReadUrls, check_downloads, redirect_response
 from blobpi.mirror.server.requestlog import RequestLogMiddleware
 from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.status import Summary, overview, project_status
@@ -187,6 +189,11 @@ async def package_file(request: Request) -> Response:
     }
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    urls: ReadUrls | None = request.app.state.read_urls
+    signed = await urls.url(path) if urls is not None else None
+    if signed is not None:  # the blob exists (its head): the blob service sends the bytes
+        settings: Settings = request.app.state.settings
+        return redirect_response(*signed, anonymous=settings.server.allows_anonymous_read)
     status, start, length = 200, 0, head.size
     try:
         byte_range = parse_range(request.headers.get("range"), head.size)
@@ -255,6 +262,7 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
 
         settings = load_settings()
     the_store = store or open_store(settings.storage, settings.storage_connection_string)
+    check_downloads(settings, the_store)
     counters = Metrics()
 
     @contextlib.asynccontextmanager
@@ -269,6 +277,13 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         tokens = TokenFile.open(the_store, settings.server.token_file)
         app.state.tokens = TokenCache(tokens, settings.server.page_ttl)
         app.state.advisories = AdvisoryCache(the_store, settings.server.page_ttl)
+        app.state.read_urls = (
+            ReadUrls(
+                the_store, settings.storage_connection_string, settings.server.redirect_lifetime
+            )
+            if settings.server.downloads == "redirect"
+            else None
+        )
         try:
             yield {}
         finally:

@@ -62,7 +62,7 @@ class Blob:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SigningAccess:
-    """What signing read URLs for a store's blobs needs (``deploy/azure/sas.py``): its
+    """What signing read URLs for a store's blobs needs (``store/signing.py``): its
     container URL (no credentials) and the credential it authenticates with, opaque here so
     this layer names no SDK. ``is_sas``: that credential is itself a SAS, which cannot sign."""
 

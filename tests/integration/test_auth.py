@@ -29,9 +29,15 @@ async def serve(
     store: BlobStore, client: str = "10.0.0.1", **settings: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     shared = settings.pop("shared_names", frozenset())
+    key = settings.pop("connection_string", None)  # an account key, to sign with
     values: dict[str, Any] = {"page_ttl": 0, "host": "0.0.0.0"}
     server = ServerSettings(**(values | settings))
-    app = create_app(Settings(storage="unused", shared_names=shared, server=server), store=store)
+    app = create_app(
+        Settings(
+            storage="unused", storage_connection_string=key, shared_names=shared, server=server
+        ),
+        store=store,
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(client, 1234))
         async with httpx.AsyncClient(transport=transport, base_url="http://blobpi") as http:

@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from blobpi.deploy.azure.sas import bucketed_window, delegation_signer
+from blobpi.mirror.core.expiry import bucketed_window
+from blobpi.mirror.store.signing import delegation_signer
 from tests.support.processes import AZURITE_ACCOUNT, ROOT, free_port, stop, wait_until
 
 pytestmark = [pytest.mark.azurite, pytest.mark.slow]

@@ -10,9 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from azure.storage.blob import UserDelegationKey
 
-from blobpi.deploy.azure.sas import Signer, bucketed_window, parse_lifetime, url_line
+from blobpi.deploy.azure.sas import parse_lifetime, url_line
 from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.expiry import bucketed_window
 from blobpi.mirror.core.model import File
+from blobpi.mirror.store.signing import Signer
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 SHA = "ab" * 32
