@@ -161,7 +161,7 @@ def _lifetime(raw: object) -> dt.timedelta:
     """A redirect's SAS lifetime: long enough to start a download after the redirect, short
     enough that a leaked URL soon stops working."""
     try:
-        lifetime = parse_duration(_text(raw))
+        lifetime = parse_duration(raw if isinstance(raw, str) else "")
     except ConfigError:
         raise ValueError("is not a duration") from None
     if not dt.timedelta(minutes=5) <= lifetime <= dt.timedelta(days=1):

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -63,7 +64,7 @@ async def test_redirect__to_a_read_sas_of_that_blob_only_after_auth(
     path, data = await _upload(azure, tmp_path)
     secret, _ = await add_token(azure)
     url = "/" + path
-    settings = {
+    settings: dict[str, Any] = {
         "downloads": "redirect",
         "redirect_lifetime": LIFETIME,
         "connection_string": azurite.connection_string,
@@ -124,7 +125,7 @@ async def test_redirect__anonymous_reads_may_be_cached_by_anyone(
     azure: BlobStore, azurite: Azurite, tmp_path: Path
 ) -> None:
     path, _ = await _upload(azure, tmp_path)
-    settings = {
+    settings: dict[str, Any] = {
         "downloads": "redirect",
         "anonymous_read": True,
         "connection_string": azurite.connection_string,

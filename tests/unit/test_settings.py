@@ -80,6 +80,16 @@ PRECEDENCE = [
         "t.json",
         ("f.json", "e.json", "t.json", None),
     ),
+    (
+        "server.downloads",
+        "BLOBPI_DOWNLOADS",
+        "server",
+        "downloads",
+        "redirect",
+        "stream",
+        "redirect",
+        ("redirect", "stream", "redirect", "stream"),
+    ),
 ]
 
 
@@ -173,6 +183,19 @@ def test_parse_settings__upstream_falls_back_to_pips_index_url() -> None:
             "BLOBPI_ANONYMOUS_READ='maybe' is not a boolean",
         ),
         ({"BLOBPI_SHARD": "3/2"}, {}, {}, "BLOBPI_SHARD='3/2' is not K/N"),
+        ({"BLOBPI_DOWNLOADS": "sas"}, {}, {}, "BLOBPI_DOWNLOADS='sas' is not one of stream"),
+        (
+            {"BLOBPI_REDIRECT_LIFETIME": "1m"},
+            {},
+            {},
+            "BLOBPI_REDIRECT_LIFETIME='1m' is out of range (5m to 1d)",
+        ),
+        (
+            {},
+            {"server": {"redirect-lifetime": 600}},
+            {},
+            "blobpi.toml [server] redirect-lifetime = 600 is not a duration",
+        ),
         ({}, {}, {"sync.shard": "0/1"}, "--shard '0/1' is not K/N"),
         (
             {"BLOBPI_SHARED_NAMES": "ok, -bad-"},
