@@ -6,8 +6,10 @@ tree as static files (the limit; ``gzip_static``), pypiserver 2.x (waitress, cac
 simple-repository-server (a local directory) and proxpi (gunicorn, one worker, caching the
 nginx tree). Rows: the root page (10,000 projects), a small page, a 5,000-file page and a
 40,000-file page (JSON and HTML, identity and gzip), a ``.metadata`` file and a 16 MiB
-download. Each cell: req/s, server CPU ms per request, p50/p99. devpi-server runs a mirror
-index over the nginx tree, warmed (``bench/peers.py`` says why). Results:
+download; on Azurite also with ``BLOBPI_DOWNLOADS=redirect``, whose download rows are the
+redirect alone (wrk) and the whole download with it followed (``curl -L``). Each cell: req/s,
+server CPU ms per request, p50/p99. devpi-server runs a mirror index over the nginx tree,
+warmed (``bench/peers.py`` says why). Results:
 ``bench/results/server-<time>.json`` and ``.md``.
 
     .venv/bin/python bench/bench_server.py [--seconds 5] [--only devpi-server,nginx] [--settle 60]
@@ -57,6 +59,9 @@ ROWS: list[tuple[str, str, dict[str, str]]] = [
     ("40k-file page HTML identity", "/simple/big40k/", {"Accept": HTML}),
     (".metadata", "{metadata}", {}),
     ("16 MiB download", "{big}", {}),
+    # only where downloads redirect (to a read SAS): whole downloads with the redirect
+    # followed (curl -L, 8 at a time), where the row above is the redirect alone
+    ("16 MiB download, redirect followed", "{big}", {"follow": "1"}),
 ]
 
 
@@ -72,7 +77,8 @@ def _file_urls(served: Served, corpus: Corpus) -> dict[str, str]:
     url = httpx.URL(small).join(href[1])
     path = url.raw_path.decode()
     urls = {"{big}": path}
-    if httpx.get(f"{served.url}{path}.metadata", timeout=30).status_code == 200:
+    metadata = httpx.get(f"{served.url}{path}.metadata", timeout=30, follow_redirects=True)
+    if metadata.status_code == 200:
         urls["{metadata}"] = f"{path}.metadata"
     return urls
 
@@ -86,8 +92,13 @@ def _measure(
         if settle:  # a slow server's unanswered requests are then not the next row's cost
             served.settle(settle)
         target = urls.get(path) if path.startswith("{") else path.replace("/simple/", served.prefix)
-        if target is None:
+        if target is None or ("follow" in headers) != served.redirects:
             results[row] = None
+            continue
+        if "follow" in headers:
+            served.follow(target, 1)  # warm: the first URL of this bucket is signed
+            results[row] = served.follow(target, seconds)
+            print(f"  {served.name:28} {row:32} {_cell(results[row])}", flush=True)
             continue
         try:  # warm: caches filled, pages compressed; a first answer may take long
             httpx.get(served.url + target, headers=headers, timeout=30)
@@ -125,11 +136,44 @@ def _servers(corpus: Corpus, azurite: tuple[str, str] | None) -> Iterator[tuple[
         yield f"blobpi-{stack}", partial(serving, f"blobpi ({stack})", args, port, "/health", env)
     if azurite is not None:
         port = free_port()
-        args = [blobpi, "serve", "--storage", azurite[0], "--port", str(port)]
+        args = [
+            blobpi,
+            "serve",
+            "--storage",
+            azurite[0],
+            "--port",
+            str(port),
+            "--server",
+            "granian",
+        ]
         on_azurite = {**env, "AZURE_STORAGE_CONNECTION_STRING": azurite[1]}
         yield (
             "blobpi-granian-azurite",
             partial(serving, "blobpi (granian, Azurite)", args, port, "/health", on_azurite),
+        )
+        port = free_port()
+        args = [
+            blobpi,
+            "serve",
+            "--storage",
+            azurite[0],
+            "--port",
+            str(port),
+            "--server",
+            "granian",
+        ]
+        redirect = {**on_azurite, "BLOBPI_DOWNLOADS": "redirect"}
+        yield (
+            "blobpi-granian-azurite-redirect",
+            partial(
+                serving,
+                "blobpi (granian, Azurite, redirect)",
+                args,
+                port,
+                "/health",
+                redirect,
+                redirects=True,
+            ),
         )
     yield "nginx", partial(nginx, corpus, OUT)
     for name, peer in PEERS.items():

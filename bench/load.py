@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -103,6 +104,7 @@ class Served:
     url: str
     pid: int
     prefix: str = "/simple/"  # where its simple API is
+    redirects: bool = False  # downloads answer with a redirect (measured with ``follow``)
 
     def settle(self, limit: float) -> None:
         """Wait up to ``limit`` s for the server to go idle: requests wrk gave up on (its 10 s
@@ -141,6 +143,45 @@ class Served:
             errors=(int(errors[1]) if errors else 0) + (1 if socket_errors else 0),
         )
 
+    def follow(self, path: str, seconds: int, connections: int = 8) -> Result:
+        """Whole downloads through redirects (``curl -L``, pinned to the load core), for a
+        server that answers with a redirect, which wrk does not follow: MB/s end to end,
+        and the server's CPU per download (the blob service's is not the server's)."""
+        curl = ["taskset", "-c", LOAD_CPU, "curl", "-s", "-L", "-o", "/dev/null"]
+        curl += ["-w", "%{http_code} %{size_download} %{time_total}\n", self.url + path]
+        times: list[float] = []
+        done: list[int] = [0, 0]  # bytes, non-200 answers
+        lock = threading.Lock()
+        deadline = time.monotonic() + seconds
+
+        def worker() -> None:
+            while time.monotonic() < deadline:
+                out = subprocess.run(curl, capture_output=True, text=True).stdout.split()
+                with lock:
+                    if len(out) == 3 and out[0] == "200":
+                        done[0] += int(out[1])
+                        times.append(float(out[2]) * 1000)
+                    else:
+                        done[1] += 1
+
+        before, started = _cpu_seconds(self.pid), time.monotonic()
+        threads = [threading.Thread(target=worker) for _ in range(connections)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed, cpu = time.monotonic() - started, _cpu_seconds(self.pid) - before
+        times.sort()
+        count = max(len(times), 1)
+        return Result(
+            rps=len(times) / elapsed,
+            mb_per_s=done[0] / elapsed / 1e6,
+            p50_ms=times[count // 2] if times else 0.0,
+            p99_ms=times[min(count - 1, count * 99 // 100)] if times else 0.0,
+            cpu_ms=1000 * cpu / count,
+            errors=done[1],
+        )
+
 
 @contextmanager
 def serving(
@@ -151,6 +192,7 @@ def serving(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     prefix: str = "/simple/",
+    redirects: bool = False,
 ) -> Iterator[Served]:
     """Run ``args`` on the server core until the block ends; raise if it never answers."""
     log = Path(tempfile.gettempdir()) / f"blobpi-bench-{name.split()[0]}-{port}.log"
@@ -174,7 +216,7 @@ def serving(
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"bench: {name} did not start (log: {log})")
             time.sleep(0.2)
-        yield Served(name, url, process.pid, prefix)
+        yield Served(name, url, process.pid, prefix, redirects)
     finally:
         process.terminate()
         try:
