@@ -104,7 +104,8 @@ class Served:
     url: str
     pid: int
     prefix: str = "/simple/"  # where its simple API is
-    redirects: bool = False  # downloads answer with a redirect (measured with ``follow``)
+    redirects: bool = False  # downloads answer with a redirect: only the file rows differ
+    follows: bool = False  # also measure whole downloads with ``follow`` (curl -L)
 
     def settle(self, limit: float) -> None:
         """Wait up to ``limit`` s for the server to go idle: requests wrk gave up on (its 10 s
@@ -193,6 +194,7 @@ def serving(
     cwd: Path | None = None,
     prefix: str = "/simple/",
     redirects: bool = False,
+    follows: bool = False,
 ) -> Iterator[Served]:
     """Run ``args`` on the server core until the block ends; raise if it never answers."""
     log = Path(tempfile.gettempdir()) / f"blobpi-bench-{name.split()[0]}-{port}.log"
@@ -216,7 +218,7 @@ def serving(
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"bench: {name} did not start (log: {log})")
             time.sleep(0.2)
-        yield Served(name, url, process.pid, prefix, redirects)
+        yield Served(name, url, process.pid, prefix, redirects, follows or redirects)
     finally:
         process.terminate()
         try:

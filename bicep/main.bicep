@@ -120,6 +120,13 @@ param gatewayPrivateIp string = '10.40.4.10'
 @description('Optional. The server may also write blobs (uploads through its API, token last-use records); off, it only reads.')
 param serverUploads bool = false
 
+@description('Optional. How the server answers downloads: stream (through the server) or redirect (to a short-lived read SAS of the one blob; clients must then reach the storage private endpoint, and the server holds Storage Blob Delegator).')
+@allowed([
+  'stream'
+  'redirect'
+])
+param serverDownloads string = 'stream'
+
 @description('Optional. Name of a key vault secret that holds the token file, mounted into the server; empty to keep tokens in the container.')
 param tokenSecretName string = ''
 
@@ -242,6 +249,7 @@ module identity 'modules/identity.bicep' = {
     tokenSecretName: tokenSecretName
     githubRepository: githubRepository
     serverUploads: serverUploads
+    serverDownloads: serverDownloads
     tags: tags
   }
 }
@@ -263,6 +271,7 @@ module apps 'modules/apps.bicep' = if (deployApps) {
     vaultUri: vault.outputs.vaultUri
     tokenSecretName: tokenSecretName
     anonymousRead: anonymousRead
+    downloads: serverDownloads
     zoneRedundant: zoneRedundant
     maxReplicas: maxReplicas
     tags: tags

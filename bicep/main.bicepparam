@@ -16,6 +16,7 @@ param deployApps = bool(readEnvironmentVariable('BLOBPI_DEPLOY_APPS', 'true'))
 // Inside the VNet the default deployment lets clients read without a token.
 param anonymousRead = bool(readEnvironmentVariable('BLOBPI_ANONYMOUS_READ', 'true'))
 param serverUploads = bool(readEnvironmentVariable('BLOBPI_SERVER_UPLOADS', 'false'))
+param serverDownloads = readEnvironmentVariable('BLOBPI_SERVER_DOWNLOADS', 'stream')
 param tokenSecretName = readEnvironmentVariable('BLOBPI_TOKEN_SECRET', '')
 param syncSchedule = '17 * * * *'
 param syncShards = 1

@@ -51,6 +51,13 @@ param tokenSecretName string = ''
 @description('Optional. Let clients inside the network read without a token.')
 param anonymousRead bool = false
 
+@description('Optional. How the server answers downloads (BLOBPI_DOWNLOADS): stream, or redirect to a read SAS of the one blob, which clients fetch from the storage private endpoint.')
+@allowed([
+  'stream'
+  'redirect'
+])
+param downloads string = 'stream'
+
 @description('Optional. Spread the environment over availability zones; the server then keeps 3 replicas, one per zone (with 1 a zone outage takes the index down anyway).')
 param zoneRedundant bool = true
 
@@ -83,6 +90,10 @@ var serverEnv = [
   {
     name: 'BLOBPI_TRUSTED_PROXIES'
     value: appsSubnetPrefix
+  }
+  {
+    name: 'BLOBPI_DOWNLOADS'
+    value: downloads
   }
 ]
 var tokenEnv = empty(tokenSecretName) ? [] : [

@@ -1,8 +1,9 @@
 // One user-assigned identity per role, each with the least data-plane roles it needs, on the
 // narrowest scope that works (the index container, the one secret, the registry):
 //   server: read blobs of the index container; read the token secret, only when one is named
-//           (and, by parameter, write blobs: uploads through the server). It signs no SAS
-//           (download redirects are not served), so it holds no Storage Blob Delegator.
+//           (and, by parameter, write blobs: uploads through the server). Only with download
+//           redirects (serverDownloads 'redirect') does it sign SAS URLs, and only then does it
+//           hold Storage Blob Delegator, on the account (where user delegation keys are issued).
 //   sync:   read and write blobs of the index container, except the access tokens
 //           (state/tokens*): an ABAC condition, so the sync cannot mint an upload token
 //   both:   pull the image
@@ -35,6 +36,13 @@ param tokenSecretName string = ''
 @description('Optional. The server may also write blobs: uploads through its API (twine) and token last-use records. Off: the server only reads, and private packages are published with blobpi upload by an operator.')
 param serverUploads bool = false
 
+@description('Optional. How the server answers downloads: stream (through the server) or redirect (to a read SAS of the one blob; the server then holds Storage Blob Delegator on the account, and clients must reach the storage private endpoint).')
+@allowed([
+  'stream'
+  'redirect'
+])
+param serverDownloads string = 'stream'
+
 @description('Optional. GitHub repository (OWNER/NAME) whose main-branch workflow may build the image and start the sync; empty for none.')
 param githubRepository string = ''
 
@@ -47,6 +55,7 @@ param tags object = {}
 var roles = {
   storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
 }
@@ -148,6 +157,18 @@ resource serverBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-
   scope: container
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: server.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// A user delegation key is an account-level action: the SAS it signs is still limited by the
+// Blob Data Reader role on the container (a delegation SAS grants no more than its signer has).
+resource serverDelegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (serverDownloads == 'redirect') {
+  name: guid(storage.id, server.id, roles.storageBlobDelegator)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDelegator)
     principalId: server.properties.principalId
     principalType: 'ServicePrincipal'
   }

@@ -87,12 +87,14 @@ def test_roles__every_role_id_is_the_built_in_role_it_is_named_for(templates: Te
 
 
 def test_identity__least_roles_on_the_narrowest_scope(templates: Templates) -> None:
-    """[8] The server reads the index container (no SAS, so no Delegator), reads the token
-    secret only when there is one; the sync writes the index container; both pull."""
+    """[8] The server reads the index container, reads the token secret only when there is
+    one, and gets a user delegation key (Delegator, on the account) only when it redirects
+    downloads to a SAS; the sync writes the index container; both pull."""
     assert _grants(templates["modules/identity.bicep"]) == {
         ("server", "Storage Blob Data Reader", "container", False),
         ("server", "Storage Blob Data Contributor", "container", True),  # serverUploads
         ("server", "Key Vault Secrets User", "tokenSecret", True),  # tokenSecretName
+        ("server", "Storage Blob Delegator", "storage", True),  # serverDownloads redirect
         ("server", "AcrPull", "registry", False),
         ("sync", "Storage Blob Data Contributor", "container", False),
         ("sync", "AcrPull", "registry", False),
@@ -101,6 +103,9 @@ def test_identity__least_roles_on_the_narrowest_scope(templates: Templates) -> N
     }
     identity = templates["modules/identity.bicep"]
     assert identity["parameters"]["serverUploads"]["default"] is False
+    assert identity["parameters"]["serverDownloads"]["default"] == "stream"
+    delegator = identity["resources"]["serverDelegator"]["config"]
+    assert "redirect" in json.dumps(delegator)
     secret = body(identity["resources"]["serverSecretsUser"])
     assert "tokenSecretName" in json.dumps(identity["resources"]["serverSecretsUser"]["config"])
     assert secret["scope"] == "tokenSecret"
