@@ -12,6 +12,7 @@ import hashlib
 import random
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,6 +154,11 @@ def test_servers__racing_uploads_and_readers_on_every_server(
             for uploader in uploaders:
                 uploader.join()
             outcomes.append(sorted(statuses))
+        # The last round's page reaches every server within BLOBPI_PAGE_TTL: readers go on
+        # until they have seen it (stopping them at once lost it on a busy machine).
+        deadline = time.monotonic() + 10
+        while len(observer.seen) < ROUNDS and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         stop.set()
         for reader in readers:
