@@ -89,14 +89,14 @@ def _measure(
     urls = _file_urls(served, corpus)
     results: dict[str, Result | None] = {}
     for row, path, headers in ROWS:
-        if settle:  # a slow server's unanswered requests are then not the next row's cost
-            served.settle(settle)
         target = urls.get(path) if path.startswith("{") else path.replace("/simple/", served.prefix)
         # where downloads redirect, only the file rows differ from the column without
         pages_again = served.redirects and not path.startswith("{")
         if target is None or pages_again or ("follow" in headers and not served.follows):
             results[row] = None
             continue
+        if settle:  # a slow server's unanswered requests are then not the next row's cost
+            served.settle(settle)
         if "follow" in headers:
             served.follow(target, 1)  # warm: the first URL of this bucket is signed
             results[row] = served.follow(target, seconds)
