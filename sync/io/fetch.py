@@ -1,14 +1,15 @@
 """Fetch one file into the container: stream it through a sha256 check, write-once, then its
-PEP 658 ``.metadata``: the METADATA inside the stored wheel, which the upstream's own
-``.metadata`` must equal byte for byte (and match its page's hash), so every mirrored wheel has
-one that tells the truth. A file that is already there with the expected hash is not fetched
-again, which is how a killed sync resumes; a stored blob with another hash is never reused.
+PEP 658 ``.metadata``: the METADATA inside the stored wheel (read by ranges), which the
+upstream's own ``.metadata`` must equal byte for byte (checked by the sha256 its page lists,
+else fetched and compared), so every mirrored wheel has one that tells the truth. A file
+that is already there with the expected hash is not fetched again, which is how a killed sync
+resumes; a stored blob with another hash is never reused.
 """
 
 from __future__ import annotations
 
 import hashlib
-import tempfile
+import io
 from collections.abc import AsyncIterator, Callable
 
 import anyio.to_thread
@@ -18,6 +19,7 @@ from blobpi.mirror.core.errors import BlobExists, BlobNotFound, HashMismatch, Up
 from blobpi.mirror.core.layout import metadata_path, metadata_url, provenance_path
 from blobpi.mirror.core.model import File, format_upload_time
 from blobpi.mirror.store.protocol import BlobInfo, BlobStore
+from blobpi.mirror.store.reader import BlobReader
 from blobpi.sync.core.plan import Wanted
 from blobpi.sync.io.upstream import RetryLater, Upstream
 
@@ -80,12 +82,10 @@ def _same_bytes(info: BlobInfo, wanted: Wanted) -> int:
 
 
 async def _wheel_metadata(store: BlobStore, path: str, filename: str) -> bytes:
-    """Extract METADATA from the stored wheel (when the upstream offers no ``.metadata``)."""
-    with tempfile.TemporaryFile() as spool:
-        _, chunks = await store.open(path)
-        async for chunk in chunks:
-            await anyio.to_thread.run_sync(spool.write, chunk)
-        inspected = await anyio.to_thread.run_sync(inspect_distribution, filename, spool)
+    """METADATA from the stored, verified wheel: ranged reads of its zip directory and that
+    one member, whatever the wheel's size."""
+    reader = io.BufferedReader(BlobReader(store, path, (await store.head(path)).size))
+    inspected = await anyio.to_thread.run_sync(inspect_distribution, filename, reader)
     return inspected.metadata
 
 
@@ -102,11 +102,14 @@ async def _metadata(store: BlobStore, upstream: Upstream, wanted: Wanted) -> dic
     except BlobNotFound:
         stored = None
     if stored is None:
-        # Some upstreams serve .metadata files without saying so in the page; try them anyway.
-        theirs = await upstream.small(metadata_url(file.url))
         expected = (
             file.core_metadata.get("sha256") if isinstance(file.core_metadata, dict) else None
         )
+        # A page that lists the sha256 of its .metadata and ours hashes to it: theirs is the
+        # same bytes, so it is not fetched. Otherwise (no hash listed: some upstreams serve
+        # .metadata files without saying so in the page) theirs is fetched and compared.
+        same = expected is not None and hashlib.sha256(own).hexdigest() == expected
+        theirs = None if same else await upstream.small(metadata_url(file.url))
         if theirs is not None and expected and hashlib.sha256(theirs).hexdigest() != expected:
             raise UpstreamUnavailable(
                 f"the upstream's .metadata of {file.filename!r} does not match the sha256 its "

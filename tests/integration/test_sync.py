@@ -351,15 +351,32 @@ async def test_sync__dry_run_plans_and_writes_nothing(store: BlobStore, world: W
     assert await _listing(store) == before
 
 
-async def test_sync__metadata_from_upstream_is_hash_checked(store: BlobStore, world: World) -> None:
+async def test_sync__metadata_is_checked_by_the_hash_its_page_lists(
+    store: BlobStore, world: World
+) -> None:
+    """A page that lists its .metadata's sha256 is checked by that hash (the upstream's copy,
+    corrupt here, is never read); one it does not list is fetched and must be our bytes."""
     dist = world.dists["beta-0.5-py3-none-any.whl"]
     assert dist.metadata is not None
     world.upstream.fail(dist.url_path + ".metadata", "corrupt")
     report = await _sync(store, world, "beta")
-    assert not report.ok and ".metadata of 'beta-0.5-py3-none-any.whl'" in report.failed[0]
+    assert report.ok, report.failed
+    assert world.upstream.count(dist.url_path + ".metadata") == 0
+    wheel = (await _page(store, "beta")).files[0]
+    assert wheel.core_metadata == {"sha256": hashlib.sha256(dist.metadata).hexdigest()}
+    blob = await store.get(f"{wheel.blob_path}.metadata")
+    assert blob is not None and blob.data == dist.metadata
+    # Not listed: the corrupt copy is fetched, differs from the wheel's own, and is refused.
+    world.upstream.core_metadata_keys = False
+    unlisted = world.dists["alpha-2.0-py3-none-any.whl"]
+    world.upstream.fail(unlisted.url_path + ".metadata", "corrupt")
+    report = await _sync(store, world, "alpha")
+    assert not report.ok
+    assert any(".metadata of 'alpha-2.0-py3-none-any.whl'" in f for f in report.failed)
     # The next run, with a sound upstream, converges.
-    report = await _sync(store, world, "beta")
-    assert report.ok and (await _page(store, "beta")).files[0].core_metadata
+    report = await _sync(store, world, "alpha")
+    wheels = [f for f in (await _page(store, "alpha")).files if f.filename.endswith(".whl")]
+    assert report.ok and len(wheels) == 2 and all(f.core_metadata for f in wheels)
 
 
 async def test_sync__html_only_upstream_without_etags_or_metadata_keys(

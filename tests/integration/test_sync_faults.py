@@ -72,6 +72,12 @@ def _where(rig: Rig, target: str) -> str:
     return dist.url_path + (".metadata" if target == "metadata" else "")
 
 
+def _unlisted_metadata(rig: Rig, target: str) -> None:
+    """Only a .metadata whose sha256 the page does not list is fetched (a listed one is
+    checked by that hash against the wheel's own): so faults on it need pages without."""
+    rig.upstream.core_metadata_keys = target != "metadata"
+
+
 # (fault, target): retried once, then the run succeeds.
 TRANSIENT: list[tuple[Fault, str]] = [
     ("500", "page"),
@@ -110,11 +116,13 @@ PERSISTENT: list[tuple[Fault, str, str]] = [
 async def test_sync_faults__transient_fault_is_retried_and_the_run_succeeds(
     store: BlobStore, rig: Rig, fault: Fault, target: str
 ) -> None:
+    _unlisted_metadata(rig, target)
     await _served_before(store, rig)
     rig.upstream.slow_seconds = 1.5  # over the 1 s timeout
-    rig.upstream.fail(_where(rig, target), fault)
+    rig.upstream.fail(where := _where(rig, target), fault)
     report = await rig.sync(store)
     assert report.ok, report.failed
+    assert rig.upstream.faults[where] == []  # the fault was served, then retried
     assert NEW in await check_invariants(store)
     await _converges(store, rig)
 
@@ -123,6 +131,7 @@ async def test_sync_faults__transient_fault_is_retried_and_the_run_succeeds(
 async def test_sync_faults__persistent_fault_is_one_clear_error_and_changes_nothing(
     store: BlobStore, rig: Rig, fault: Fault, target: str, says: str
 ) -> None:
+    _unlisted_metadata(rig, target)
     before = await _served_before(store, rig)
     with LocalUpstream.start() as internal:  # a service the sync must never reach
         rig.upstream.foreign_url = f"http://127.0.0.1:{internal.port}/secret"
