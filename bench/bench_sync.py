@@ -1,18 +1,24 @@
 """Benchmark: ``blobpi sync`` against bandersnatch (allowlist filter) on one local upstream.
 
 In one run: build an upstream of PROJECTS x VERSIONS (a wheel and an sdist each), mirror it
-with both tools (first sync, then a no-op resync), print the times and ratios; then mirror
-one wheel of --big-gib GiB with both and print each process's peak RSS (``wait4``).
-bandersnatch is installed into its own venv (its dependencies differ from blobpi's).
+with both tools (first sync, then a no-op resync), then the same for NOOP_PROJECTS of one
+version (the no-op target is for 100 projects), each without and with ETags; then mirror
+one wheel of --big-gib GiB with both and report MiB/s and each process's peak RSS
+(``wait4``). Prints one table (medians and ranges, ratios) and writes it to
+``bench/results/sync-<time>.md`` and ``.json``. bandersnatch is installed into its own venv
+(its dependencies differ from blobpi's).
 
-    .venv/bin/python bench/bench_sync.py [--projects 40] [--versions 3] [--big-gib 1] [--repeat 3]
+    .venv/bin/python bench/bench_sync.py [--projects 40] [--versions 3] [--noop-projects 100]
+        [--big-gib 1] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import hashlib
+import json
 import os
 import statistics
 import subprocess
@@ -21,6 +27,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,6 +38,8 @@ from tests.support.upstream import LocalUpstream  # noqa: E402
 BIN = Path(sys.executable).parent
 _DISTS = {".whl", ".gz"}
 BANDERSNATCH_VENV = Path(tempfile.gettempdir()) / "blobpi-bench-bandersnatch"
+RESULTS = ROOT / "bench" / "results"
+_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("BLOBPI_", "PIP_"))}
 
 
 def _bandersnatch() -> Path:
@@ -134,65 +143,146 @@ def _bandersnatch_cmd(work: Path, upstream: LocalUpstream, names: list[str], tag
     return [str(_bandersnatch()), "-c", str(conf), "mirror"]
 
 
+def _small_section(
+    work: Path,
+    upstream: LocalUpstream,
+    names: list[str],
+    files: int,
+    repeat: int,
+    key: str,
+) -> dict[str, dict[str, list[float]]]:
+    """Per upstream kind (without, with ETags) and tool: first-sync and no-op seconds, one
+    fresh mirror per repeat. The tools alternate within a repeat, so a busy minute on the
+    shared cores falls on both."""
+    found: dict[str, dict[str, list[float]]] = {}
+    for etags in (False, True):
+        upstream.etags = etags
+        label = "with ETags" if etags else "no ETags"
+        for attempt in range(repeat):
+            for tool, make in (("blobpi", _blobpi), ("bandersnatch", _bandersnatch_cmd)):
+                tag = f"{key}-{etags}-{attempt}"
+                command = make(work, upstream, names, tag)
+                first = _run(command, env=_ENV)[0]
+                noop = _run(command, env=_ENV)[0]
+                mirrored = [p for p in (work / f"{tool}-{tag}").rglob("*") if p.suffix in _DISTS]
+                if len(mirrored) != files:
+                    sys.exit(f"{tool} mirrored {len(mirrored)} of {files} files")
+                times = found.setdefault(label, {}).setdefault(tool, [])
+                times += [first, noop]
+                print(f"{key:>8} {label:>10} {tool:>12}: first {first:6.2f}s  no-op {noop:5.2f}s")
+    upstream.etags = False
+    return found
+
+
+def _spread(values: list[float]) -> str:
+    """Median and range: 'median (min-max)'."""
+    if len(values) == 1:
+        return f"{values[0]:.2f} s"
+    return f"{statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
+
+
+def _ratio(theirs: list[float], ours: list[float]) -> str:
+    return f"{statistics.median(theirs) / statistics.median(ours):.2f}x"
+
+
+def _table(small: dict[str, Any], noops: dict[str, Any], big: dict[str, Any]) -> list[str]:
+    rows = [
+        "| measure | upstream | blobpi | bandersnatch | bandersnatch / blobpi |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for what, section, index in (
+        (f"first sync, {small['projects']} projects", small, 0),
+        (f"no-op resync, {small['projects']} projects", small, 1),
+        (f"no-op resync, {noops['projects']} projects", noops, 1),
+    ):
+        for label, tools in section["times"].items():
+            ours, theirs = tools["blobpi"][index::2], tools["bandersnatch"][index::2]
+            rows.append(
+                f"| {what} | {label} | {_spread(ours)} | {_spread(theirs)} | "
+                f"{_ratio(theirs, ours)} |"
+            )
+    ours, theirs = big["blobpi"], big["bandersnatch"]
+    rows.append(
+        f"| {big['gib']:g} GiB wheel | no ETags | {_rate(ours)} | {_rate(theirs)} | "
+        f"{statistics.median(ours['mib_s']) / statistics.median(theirs['mib_s']):.2f}x "
+        "(MiB/s, blobpi / bandersnatch) |"
+    )
+    return rows
+
+
+def _rate(runs: dict[str, list[int]]) -> str:
+    rates, rss = runs["mib_s"], runs["rss_mib"]
+    return (
+        f"{statistics.median(rates):.0f} MiB/s ({min(rates)}-{max(rates)}), peak RSS {max(rss)} MiB"
+    )
+
+
+def _upstream_of(work: Path, upstream: LocalUpstream, names: list[str], versions: int) -> int:
+    for name in names:
+        for v in range(versions):
+            upstream.add(build_wheel(work / "src", name, f"1.{v}", payload_bytes=50_000))
+            upstream.add(build_sdist(work / "src", name, f"1.{v}"))
+    return len(names) * versions * 2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", type=int, default=40)
     parser.add_argument("--versions", type=int, default=3)
+    parser.add_argument("--noop-projects", type=int, default=100)
     parser.add_argument("--big-gib", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOBPI_", "PIP_"))}
     _bandersnatch()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, LocalUpstream.start() as upstream:
         work = Path(tmp)
         names = [f"benchproj{i}" for i in range(args.projects)]
-        for name in names:
-            for v in range(args.versions):
-                upstream.add(build_wheel(work / "src", name, f"1.{v}", payload_bytes=50_000))
-                upstream.add(build_sdist(work / "src", name, f"1.{v}"))
-        files = args.projects * args.versions * 2
+        files = _upstream_of(work, upstream, names, args.versions)
         print(f"upstream: {args.projects} projects, {files} files (+ .metadata)")
         # Without ETags (this machine's upstream) and with them (the public index sends them);
         # bandersnatch compares the root page's serials either way.
-        for etags in (False, True):
-            upstream.etags = etags
-            label = "with ETags" if etags else "no ETags"
-            results: dict[str, tuple[float, float]] = {}
-            for tool, make in (("blobpi", _blobpi), ("bandersnatch", _bandersnatch_cmd)):
-                firsts, noops = [], []
-                for attempt in range(args.repeat):  # fresh mirrors; medians damp shared cores
-                    tag = f"small-{etags}-{attempt}"
-                    command = make(work, upstream, names, tag)
-                    firsts.append(_run(command, env)[0])
-                    noops.append(_run(command, env)[0])
-                    mirrored = [
-                        p for p in (work / f"{tool}-{tag}").rglob("*") if p.suffix in _DISTS
-                    ]
-                    if len(mirrored) != files:
-                        sys.exit(f"{tool} mirrored {len(mirrored)} of {files} files")
-                first, noop = statistics.median(firsts), statistics.median(noops)
-                results[tool] = (first, noop)
-                print(
-                    f"{label:>10} {tool:>12}: first sync {first:6.2f}s   no-op resync "
-                    f"{noop:6.2f}s   (median of {args.repeat})"
-                )
-            (b_first, b_noop), (s_first, s_noop) = results["blobpi"], results["bandersnatch"]
-            print(
-                f"{label:>10} ratio bandersnatch/blobpi: first sync {s_first / b_first:.2f}x, "
-                f"no-op resync {s_noop / b_noop:.2f}x"
-            )
-        upstream.etags = False
+        small = {
+            "projects": args.projects,
+            "times": _small_section(work, upstream, names, files, args.repeat, "small"),
+        }
+        # The no-op target is for 100 projects: a second upstream section of one version each.
+        many = [f"noopproj{i}" for i in range(args.noop_projects)]
+        many_files = _upstream_of(work, upstream, many, 1)
+        noops = {
+            "projects": args.noop_projects,
+            "times": _small_section(work, upstream, many, many_files, args.repeat, "noop"),
+        }
 
         size = int(args.big_gib * 1024**3)
-        big = _big_wheel(work / "big", size)
-        upstream.add(big)
-        print(f"big file: {big.name}, {size / 1024**3:.2f} GiB")
-        for tool, make in (("blobpi", _blobpi), ("bandersnatch", _bandersnatch_cmd)):
-            seconds, rss = _run(make(work, upstream, ["bigpkg"], "big"), env)
-            rate = size / seconds / 1024**2
-            print(f"{tool:>12}: {seconds:6.1f}s ({rate:.0f} MiB/s), peak RSS {rss} MiB")
-            for path in (work / f"{tool}-big").rglob(big.name):
-                path.unlink()  # free the disk before the next tool
+        big_wheel = _big_wheel(work / "big", size)
+        upstream.add(big_wheel)
+        print(f"big file: {big_wheel.name}, {size / 1024**3:.2f} GiB")
+        big: dict[str, Any] = {"gib": args.big_gib}
+        for attempt in range(args.repeat):
+            for tool, make in (("blobpi", _blobpi), ("bandersnatch", _bandersnatch_cmd)):
+                seconds, rss = _run(make(work, upstream, ["bigpkg"], f"big{attempt}"), _ENV)
+                rate = size / seconds / 1024**2
+                runs = big.setdefault(tool, {"mib_s": [], "rss_mib": []})
+                runs["mib_s"].append(round(rate))
+                runs["rss_mib"].append(rss)
+                print(f"{tool:>12}: {seconds:6.1f}s ({rate:.0f} MiB/s), peak RSS {rss} MiB")
+                for path in (work / f"{tool}-big{attempt}").rglob(big_wheel.name):
+                    path.unlink()  # free the disk before the next run
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    load_after = os.getloadavg()[0]
+    head = (
+        f"Sync benchmark {stamp}: blobpi sync (local directory) and bandersnatch "
+        f"(allowlist_project), 8 workers each, on one local upstream; median (min-max) of "
+        f"{args.repeat} fresh mirrors each, the tools alternating; load average "
+        f"{load_before:.2f} before, {load_after:.2f} after (2 shared cores)."
+    )
+    lines = [head, "", *_table(small, noops, big), ""]
+    print("\n".join(lines))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"sync-{stamp}.md").write_text("\n".join(lines))
+    record = {"small": small, "noop": noops, "big": big, "load": [load_before, load_after]}
+    (RESULTS / f"sync-{stamp}.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":
