@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 import anyio.to_thread
@@ -206,55 +207,66 @@ class LocalStore:
         content_type: str | None = None,
     ) -> BlobInfo:
         target = self._path(path)
-        await anyio.to_thread.run_sync(self._prepare)
         tmp = self.root / ".tmp" / uuid.uuid4().hex
         digest = hashlib.sha256()
-        try:
-            with tmp.open("wb") as f:
 
-                def _write(block: bytes) -> None:  # in a worker thread: hashing frees the GIL
-                    digest.update(block)
-                    f.write(block)
+        def _write(f: BinaryIO, block: bytes) -> None:  # in a worker thread: hashing frees the GIL
+            digest.update(block)
+            f.write(block)
 
-                if isinstance(data, bytes):
-                    await anyio.to_thread.run_sync(_write, data)
-                else:
-                    # A writer task hashes and writes while the next chunks arrive; the
-                    # one-chunk queue bounds memory and keeps the order.
-                    # Errors are collected, not left to the task group, so callers see the
-                    # original exception (a network error to retry, a full disk), not a group.
-                    send, receive = anyio.create_memory_object_stream[bytes](1)
-                    errors: list[Exception] = []
-
-                    async def _writer() -> None:
-                        async with receive:
-                            try:
-                                async for block in receive:
-                                    await anyio.to_thread.run_sync(_write, block)
-                            except Exception as e:
-                                errors.append(e)
-
-                    async with anyio.create_task_group() as group:
-                        group.start_soon(_writer)
-                        async with send:
-                            try:
-                                async for chunk in data:
-                                    await send.send(chunk)
-                            except anyio.BrokenResourceError:
-                                pass  # the writer failed: its error is raised below
-                            except Exception as e:
-                                errors.append(e)
-                    if errors:
-                        raise errors[0]
-                await anyio.to_thread.run_sync(f.flush)
-                await anyio.to_thread.run_sync(os.fsync, f.fileno())
+        def _finish(f: BinaryIO) -> BlobInfo:
+            # Whole on disk before the link or rename that publishes it (guarantees.md).
+            f.flush()
+            os.fsync(f.fileno())
             if sha256 is not None and digest.hexdigest() != sha256:
                 raise HashMismatch(
                     f"{path!r}: sha256 {digest.hexdigest()} does not match the expected {sha256}"
                 )
-            return await anyio.to_thread.run_sync(
-                self._commit, path, target, tmp, create_only, if_match, metadata
-            )
+            return self._commit(path, target, tmp, create_only, if_match, metadata)
+
+        def _opened() -> BinaryIO:
+            self._prepare()
+            return tmp.open("wb")
+
+        def _whole(block: bytes) -> BlobInfo:
+            # One worker-thread hop for a body in memory (pages, records, .metadata): a hop
+            # per step cost more than the write itself on a busy machine.
+            with _opened() as f:
+                _write(f, block)
+                return _finish(f)
+
+        try:
+            if isinstance(data, bytes):
+                return await anyio.to_thread.run_sync(_whole, data)
+            with await anyio.to_thread.run_sync(_opened) as f:
+                # A writer task hashes and writes while the next chunks arrive; the
+                # one-chunk queue bounds memory and keeps the order.
+                # Errors are collected, not left to the task group, so callers see the
+                # original exception (a network error to retry, a full disk), not a group.
+                send, receive = anyio.create_memory_object_stream[bytes](1)
+                errors: list[Exception] = []
+
+                async def _writer() -> None:
+                    async with receive:
+                        try:
+                            async for block in receive:
+                                await anyio.to_thread.run_sync(_write, f, block)
+                        except Exception as e:
+                            errors.append(e)
+
+                async with anyio.create_task_group() as group:
+                    group.start_soon(_writer)
+                    async with send:
+                        try:
+                            async for chunk in data:
+                                await send.send(chunk)
+                        except anyio.BrokenResourceError:
+                            pass  # the writer failed: its error is raised below
+                        except Exception as e:
+                            errors.append(e)
+                if errors:
+                    raise errors[0]
+                return await anyio.to_thread.run_sync(_finish, f)
         except MirrorError:
             raise  # BlobExists is an OSError too, and already says what happened
         except OSError as e:
