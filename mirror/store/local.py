@@ -215,7 +215,7 @@ class LocalStore:
             f.write(block)
 
         def _finish(f: BinaryIO) -> BlobInfo:
-            # Whole on disk before the link or rename that publishes it (guarantees.md).
+            # Whole on disk before the link or rename that publishes it: no crash shows half.
             f.flush()
             os.fsync(f.fileno())
             if sha256 is not None and digest.hexdigest() != sha256:

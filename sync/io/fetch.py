@@ -81,20 +81,22 @@ def _same_bytes(info: BlobInfo, wanted: Wanted) -> int:
     return info.size
 
 
-async def _wheel_metadata(store: BlobStore, path: str, filename: str) -> bytes:
+async def _wheel_metadata(store: BlobStore, path: str, filename: str, size: int) -> bytes:
     """METADATA from the stored, verified wheel: ranged reads of its zip directory and that
     one member, whatever the wheel's size."""
-    reader = io.BufferedReader(BlobReader(store, path, (await store.head(path)).size))
+    reader = io.BufferedReader(BlobReader(store, path, size))
     inspected = await anyio.to_thread.run_sync(inspect_distribution, filename, reader)
     return inspected.metadata
 
 
-async def _metadata(store: BlobStore, upstream: Upstream, wanted: Wanted) -> dict[str, str]:
+async def _metadata(
+    store: BlobStore, upstream: Upstream, wanted: Wanted, size: int
+) -> dict[str, str]:
     """The ``.metadata`` sidecar is the wheel's own METADATA (PEP 658), read from the stored,
     verified wheel. The upstream's ``.metadata``, when it has one, must be the same bytes: one
     that differs would give resolvers a false dependency tree, so the file is refused."""
     file, path = wanted.upstream, metadata_path(wanted.path)
-    own = await _wheel_metadata(store, wanted.path, file.filename)
+    own = await _wheel_metadata(store, wanted.path, file.filename, size)
     try:
         blob = await store.get(path)
         assert blob is not None
@@ -164,7 +166,7 @@ async def fetch_file(
         size = downloaded = await _download(store, upstream, wanted, tick)
     core: dict[str, str] | bool = False
     if file.filename.endswith(".whl"):
-        core = await _metadata(store, upstream, wanted)
+        core = await _metadata(store, upstream, wanted, size)
     provenance = await _provenance(store, upstream, wanted)
     stored = File.stored(
         wanted.path,
