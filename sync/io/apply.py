@@ -305,14 +305,24 @@ async def _body(run: _Run, entries: Sequence[Entry]) -> None:
     if refusal and not run.allow_mass_removal:
         raise OperationRefused(refusal)
     limit = anyio.CapacityLimiter(config.concurrency)
+    stopped: list[MirrorError] = []
 
     async def _limited(name: NormalizedName, group: Sequence[Entry]) -> None:
         async with limit:
-            await _sync_project(run, name, group)
+            try:
+                await _sync_project(run, name, group)
+            except MirrorError as e:
+                # What a project cannot report itself (a page write on a full disk, a lost
+                # lease) stops the run, and is raised as itself, not in an ExceptionGroup:
+                # the CLI prints it as one line, whichever write it hit.
+                stopped.append(e)
+                tasks.cancel_scope.cancel()
 
     async with anyio.create_task_group() as tasks:
         for name, group in sorted(by_name.items()):
             tasks.start_soon(_limited, name, group)
+    if stopped:
+        raise stopped[0]
     if report.dry_run:
         report.removed_projects = list(removed)  # what a real run would take off the pages
         return
