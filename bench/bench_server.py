@@ -129,58 +129,22 @@ Start = Callable[[], AbstractContextManager[Served]]
 
 
 def _servers(corpus: Corpus, azurite: tuple[str, str] | None) -> Iterator[tuple[str, Start]]:
-    blobpi = str(BIN / "blobpi")
-    store = str(corpus.store_dir)
     env = {"BLOBPI_PAGE_TTL": "60", "BLOBPI_ANONYMOUS_READ": "1", "BLOBPI_ACCESS_LOG": "0"}
     for stack in ("granian", "uvicorn"):
-        port = free_port()
-        args = [blobpi, "serve", "--storage", store, "--port", str(port), "--server", stack]
-        yield f"blobpi-{stack}", partial(serving, f"blobpi ({stack})", args, port, "/health", env)
+        yield f"blobpi-{stack}", _blobpi(f"blobpi ({stack})", str(corpus.store_dir), stack, env)
     if azurite is not None:
-        port = free_port()
-        args = [
-            blobpi,
-            "serve",
-            "--storage",
-            azurite[0],
-            "--port",
-            str(port),
-            "--server",
-            "granian",
-        ]
         on_azurite = {**env, "AZURE_STORAGE_CONNECTION_STRING": azurite[1]}
         yield (
             "blobpi-granian-azurite",
-            partial(
-                serving,
-                "blobpi (granian, Azurite)",
-                args,
-                port,
-                "/health",
-                on_azurite,
-                follows=True,
-            ),
+            _blobpi("blobpi (granian, Azurite)", azurite[0], "granian", on_azurite, follows=True),
         )
-        port = free_port()
-        args = [
-            blobpi,
-            "serve",
-            "--storage",
-            azurite[0],
-            "--port",
-            str(port),
-            "--server",
-            "granian",
-        ]
         redirect = {**on_azurite, "BLOBPI_DOWNLOADS": "redirect"}
         yield (
             "blobpi-granian-azurite-redirect",
-            partial(
-                serving,
+            _blobpi(
                 "blobpi (granian, Azurite, redirect)",
-                args,
-                port,
-                "/health",
+                azurite[0],
+                "granian",
                 redirect,
                 redirects=True,
             ),
@@ -188,6 +152,22 @@ def _servers(corpus: Corpus, azurite: tuple[str, str] | None) -> Iterator[tuple[
     yield "nginx", partial(nginx, corpus, OUT)
     for name, peer in PEERS.items():
         yield name, partial(_peer, peer, corpus, name)
+
+
+def _blobpi(
+    label: str,
+    storage: str,
+    stack: str,
+    env: dict[str, str],
+    *,
+    redirects: bool = False,
+    follows: bool = False,
+) -> Start:
+    """``blobpi serve`` on a free port, on one server stack."""
+    port = free_port()
+    args = [str(BIN / "blobpi"), "serve", "--storage", storage, "--port", str(port)]
+    args += ["--server", stack]
+    return partial(serving, label, args, port, "/health", env, redirects=redirects, follows=follows)
 
 
 def _peer(
