@@ -17,6 +17,7 @@ sync alike:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 
 from packaging.tags import Tag
@@ -25,7 +26,7 @@ from packaging.utils import NormalizedName, canonicalize_version, parse_wheel_fi
 from blobpi.mirror.core.errors import InvalidName
 from blobpi.mirror.core.names import parse_distribution_filename
 
-__all__ = ["Identity", "clashing", "identity"]
+__all__ = ["Identities", "Identity", "clashing", "identity"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class Identity:
         return not self.tags.isdisjoint(other.tags)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure; a 5,000-file page asks about each file often
 def identity(filename: str) -> Identity:
     """The identity of a wheel or sdist filename; ``InvalidName`` if it is neither.
 
@@ -63,6 +65,38 @@ def identity(filename: str) -> Identity:
     return Identity(dist.name, version, frozenset(tags))
 
 
+class Identities:
+    """Filenames by identity, for asking which of them a filename clashes with in time that
+    does not grow with the project's other versions (a 5,000-file upload or sync asks it
+    once per file). Names that do not parse are left out: they are no distribution at all.
+
+    >>> taken = Identities(["acme-1.0.tar.gz", "acme-2.0-py3-none-any.whl", "notes.txt"])
+    >>> taken.clashing("ACME-1.0.0.zip"), taken.clashing("acme-2.0-py2.py3-none-any.whl")
+    (['acme-1.0.tar.gz'], ['acme-2.0-py3-none-any.whl'])
+    >>> taken.add("acme-3.0.tar.gz"); taken.clashing("acme-3.0.zip")
+    ['acme-3.0.tar.gz']
+    """
+
+    def __init__(self, filenames: Iterable[str] = ()) -> None:
+        self._by_version: dict[tuple[str, str], list[tuple[str, Identity]]] = {}
+        for filename in filenames:
+            self.add(filename)
+
+    def add(self, filename: str) -> None:
+        try:
+            found = identity(filename)
+        except InvalidName:
+            return
+        self._by_version.setdefault((found.name, found.version), []).append((filename, found))
+
+    def clashing(self, filename: str) -> list[str]:
+        """The names that are the same distribution as ``filename`` (itself included), in
+        the order they were added; ``InvalidName`` if ``filename`` is no distribution."""
+        wanted = identity(filename)
+        same_version = self._by_version.get((wanted.name, wanted.version), ())
+        return [name for name, other in same_version if wanted.clashes(other)]
+
+
 def clashing(filename: str, filenames: Iterable[str]) -> list[str]:
     """The names in ``filenames`` that are the same distribution as ``filename`` (itself
     included); names that do not parse are skipped, as they are no distribution at all.
@@ -70,12 +104,4 @@ def clashing(filename: str, filenames: Iterable[str]) -> list[str]:
     >>> clashing("ACME-1.0.tar.gz", ["acme-1.0.tar.gz", "acme-1.0-py3-none-any.whl"])
     ['acme-1.0.tar.gz']
     """
-    wanted = identity(filename)
-    found = []
-    for other in filenames:
-        try:
-            if wanted.clashes(identity(other)):
-                found.append(other)
-        except InvalidName:
-            continue
-    return found
+    return Identities(filenames).clashing(filename)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from typing import IO
 
 import anyio.to_thread
@@ -26,7 +26,7 @@ from blobpi.mirror.core.errors import (
     UploadRejected,
     UploadTooLarge,
 )
-from blobpi.mirror.core.identity import clashing
+from blobpi.mirror.core.identity import Identities, clashing
 from blobpi.mirror.core.layout import content_path, metadata_path
 from blobpi.mirror.core.model import File, ProjectList, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
@@ -77,12 +77,18 @@ def _refuse_mirrored(page: ProjectPage | None, filename: str, allow_mirrored: bo
 
 
 def _existing(
-    files: Collection[File], filename: str, sha256: str | None, racing: bool = False
+    by_name: Mapping[str, File],
+    filename: str,
+    sha256: str | None,
+    racing: bool = False,
+    identities: Identities | None = None,
 ) -> File | None:
     """The file already stored as this upload, or None if it is new; ``UploadConflict`` when
-    the same distribution is there under this or another filename with other bytes."""
-    by_name = {f.filename: f for f in files}
-    same = clashing(filename, by_name)
+    the same distribution is there under this or another filename with other bytes.
+    ``by_name``: the project's files by filename; ``identities``: their index, when the
+    caller keeps one across many uploads."""
+    index = identities if identities is not None else Identities(by_name)
+    same = index.clashing(filename)
     if not same:
         return None
     found = by_name[same[0]]
@@ -118,12 +124,16 @@ class Batch:
         self._pages: dict[NormalizedName, ProjectPage | None] = {}
         self._deleted: dict[NormalizedName, Collection[str]] = {}
         self._new: dict[NormalizedName, dict[str, File]] = {}
+        # the page's files and this batch's new ones, by filename and by identity
+        self._known: dict[NormalizedName, tuple[dict[str, File], Identities]] = {}
 
     async def _seen(self, name: NormalizedName) -> tuple[ProjectPage | None, Collection[str]]:
         if name not in self._pages:
-            self._pages[name] = await read_project(self._store, name)
+            page = self._pages[name] = await read_project(self._store, name)
             self._deleted[name] = await read_tombstones(self._store, name)
             self._new[name] = {}
+            by_name = {f.filename: f for f in (page.files if page else ())}
+            self._known[name] = (by_name, Identities(by_name))
         return self._pages[name], self._deleted[name]
 
     async def add(
@@ -146,8 +156,8 @@ class Batch:
             )
         page, deleted = await self._seen(dist.name)
         _refuse_mirrored(page, filename, allow_mirrored)
-        known = [*(page.files if page else ()), *self._new[dist.name].values()]
-        existing = _existing(known, filename, sha256)
+        known, taken = self._known[dist.name]
+        existing = _existing(known, filename, sha256, identities=taken)
         if existing is not None:
             return Published(existing, created=False)
         gone = clashing(filename, deleted)
@@ -162,7 +172,8 @@ class Batch:
                 "locks name it): bump the version and upload the new build"
             )
         file = await self._store_file(dist.kind == "wheel", filename, fileobj, sha256, blake2, size)
-        self._new[dist.name][filename] = file
+        self._new[dist.name][filename] = known[filename] = file
+        taken.add(filename)
         return Published(file, created=True)
 
     async def _store_file(
@@ -217,6 +228,7 @@ class Batch:
             new = list(self._new[name].values())
             await update_project(self._store, name, self._adder(name, new))
             self._pages.pop(name, None)  # changed: read again if the batch goes on
+            self._known.pop(name, None)
             self._new[name] = {}
         if added:
             await update_root(
@@ -230,10 +242,14 @@ class Batch:
 
         def _add(current: ProjectPage | None) -> ProjectPage:
             files = list(current.files) if current else []
+            by_name = {f.filename: f for f in files}
+            taken = Identities(by_name)  # once per page, not once per new file
             for file in new:
                 _refuse_mirrored(current, file.filename, allow_mirrored)
-                if _existing(files, file.filename, file.sha256, racing=True) is None:
+                if _existing(by_name, file.filename, file.sha256, True, taken) is None:
                     files.append(file)
+                    by_name[file.filename] = file
+                    taken.add(file.filename)
             versions = [
                 *(current.versions if current else ()),
                 *(str(parse_distribution_filename(f.filename).version) for f in new),

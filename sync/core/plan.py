@@ -40,7 +40,7 @@ from packaging.utils import NormalizedName, parse_wheel_filename
 from packaging.version import Version
 
 from blobpi.mirror.core.errors import InvalidName
-from blobpi.mirror.core.identity import clashing
+from blobpi.mirror.core.identity import Identities
 from blobpi.mirror.core.layout import mirror_path
 from blobpi.mirror.core.model import File, ProjectPage
 from blobpi.mirror.core.names import parse_distribution_filename
@@ -325,11 +325,11 @@ def plan_project(
         )
     stored_names = {f.filename for f in current}
     fetch = []
-    taken = [f.filename for f in keep]  # identities on the page: one file each (identity.py)
+    taken = Identities(f.filename for f in keep)  # on the page: one file each (identity.py)
     for filename, file in sorted(selected.items()):
         if filename in stored_names:
             continue
-        twins = clashing(filename, taken)
+        twins = taken.clashing(filename)
         if twins:
             # Two files of one distribution would let filename order pick what pip installs.
             notes.append(
@@ -337,7 +337,7 @@ def plan_project(
                 "not mirrored beside it"
             )
             continue
-        taken.append(filename)
+        taken.add(filename)
         try:
             fetch.append(Wanted(file, mirror_path(file.url, filename, file.sha256 or "")))
         except InvalidName as e:
