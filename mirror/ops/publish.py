@@ -80,6 +80,7 @@ def _existing(
     by_name: Mapping[str, File],
     filename: str,
     sha256: str | None,
+    *,
     racing: bool = False,
     identities: Identities | None = None,
 ) -> File | None:
@@ -246,7 +247,10 @@ class Batch:
             taken = Identities(by_name)  # once per page, not once per new file
             for file in new:
                 _refuse_mirrored(current, file.filename, allow_mirrored)
-                if _existing(by_name, file.filename, file.sha256, True, taken) is None:
+                if (
+                    _existing(by_name, file.filename, file.sha256, racing=True, identities=taken)
+                    is None
+                ):
                     files.append(file)
                     by_name[file.filename] = file
                     taken.add(file.filename)
