@@ -48,13 +48,13 @@ from blobpi.mirror.core.render import (
 )
 from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.tokens import TokenFile
+from blobpi.mirror.server.accounting import RequestAccounting
 from blobpi.mirror.server.auth import AuthMiddleware, TokenCache, visible_projects
 from blobpi.mirror.server.cache import CachedPage, HeadCache, PageCache
 from blobpi.mirror.server.fastpath import FastPages, derivation, media_type, page_headers
-from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics
 from blobpi.mirror.server.osv_api import AdvisoryCache, osv_routes
 from blobpi.mirror.server.redirects import ReadUrls, check_downloads, redirect_response
-from blobpi.mirror.server.requestlog import RequestLogMiddleware
 from blobpi.mirror.server.responses import exception_handlers
 from blobpi.mirror.server.status import Summary, overview, project_status
 from blobpi.mirror.server.telemetry import tracing_middleware
@@ -309,17 +309,16 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
-        # outermost first: refused requests get an id, a log line and a count too; fresh
-        # pages never reach routing (FastPages)
+        # outermost first: refused requests get an id, a count and a log line too; fresh
+        # pages never reach routing (FastPages), and never read a body (BodyTimeout)
         middleware=[
             # the client address from X-Forwarded-For, only when a listed proxy sent it
             *_proxy_headers(settings.server.trusted_proxies),
-            Middleware(RequestLogMiddleware, access_log=settings.server.access_log),
-            Middleware(MetricsMiddleware, metrics=counters),
+            Middleware(RequestAccounting, metrics=counters, access_log=settings.server.access_log),
             *tracing_middleware(settings.server.telemetry),  # [] unless configured
-            Middleware(BodyTimeoutMiddleware, seconds=settings.server.body_timeout),
             Middleware(AuthMiddleware),
             Middleware(FastPages),
+            Middleware(BodyTimeoutMiddleware, seconds=settings.server.body_timeout),
         ],
     )
     app.state.metrics = counters

@@ -43,6 +43,7 @@ CHUNK = 256 * 1024
 _MEMO_MAX = 1024  # distinct Accept / Accept-Encoding / path values remembered; then computed
 _PREPARED_MAX = 20_000
 _NOT_A_PAGE = object()
+_Target = tuple[NormalizedName | None, str]  # a project (None: the root) and its record's blob
 
 
 def page_headers(
@@ -120,7 +121,7 @@ class FastPages:
         self.app = app
         self._formats: dict[bytes, Format | None] = {}
         self._gzip: dict[bytes, bool] = {}
-        self._paths: dict[str, object] = {}  # URL path -> canonical name, None (root), or not
+        self._paths: dict[str, _Target] = {}  # URL path -> (page name or None, record blob)
         self._prepared: dict[tuple[str, Format], PreparedPage] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -150,11 +151,12 @@ class FastPages:
 
     def _lookup(self, scope: Scope) -> tuple[_Variant, bool] | None:
         """The variant to send and whether it is a ``304``, or None to let the routes answer."""
-        name = self._paths.get(scope["path"], _NOT_A_PAGE)
-        if name is _NOT_A_PAGE:
-            name = self._remember_path(scope["path"])
-            if name is _NOT_A_PAGE:
+        target = self._paths.get(scope["path"])
+        if target is None:
+            target = self._remember_path(scope["path"])
+            if target is None:
                 return None
+        name, blob = target
         accept = encoding = if_none_match = None
         for key, value in scope["headers"]:
             if key == b"accept":
@@ -172,8 +174,7 @@ class FastPages:
             return None
         if name is None and getattr(scope.get("blobpi.token"), "project", None):
             return None  # a project's token sees a project list rendered for it (routes)
-        blob = page_path(name, Format.JSON)  # type: ignore[arg-type]
-        page = pages.fresh(blob, derive=derivation(name, fmt))  # type: ignore[arg-type]
+        page = pages.fresh(blob, derive=derivation(name, fmt))
         if page is None:
             return None
         prepared = self._prepared.get((blob, fmt))
@@ -188,21 +189,26 @@ class FastPages:
         )
         return variant, not_modified
 
-    def _remember_path(self, path: str) -> object:
-        name: object = _NOT_A_PAGE
+    def _remember_path(self, path: str) -> _Target | None:
+        """The page a URL path names (None for the root) and its record's blob, or None if
+        it is not a page this path may answer; remembered, as the same paths come again."""
+        name: NormalizedName | None
         if path == "/simple/":
             name = None
         elif path.startswith("/simple/") and path.endswith("/") and path.count("/") == 3:
             raw = path[len("/simple/") : -1]
             try:
-                canonical: NormalizedName | None = project_name(raw)
+                name = project_name(raw)
             except InvalidName:
-                canonical = None
-            # a non-canonical name is redirected by the route: never answered here
-            name = canonical if canonical == raw else _NOT_A_PAGE
-        if name is not _NOT_A_PAGE and len(self._paths) < _MEMO_MAX * 64:
-            self._paths[path] = name
-        return name
+                return None
+            if name != raw:  # a non-canonical name is redirected by the route
+                return None
+        else:
+            return None
+        target = (name, page_path(name, Format.JSON))
+        if len(self._paths) < _MEMO_MAX * 64:
+            self._paths[path] = target
+        return target
 
     def _format(self, accept: bytes) -> Format | None:
         fmt = self._formats.get(accept, _NOT_A_PAGE)

@@ -13,31 +13,32 @@ a refused one is counted too, and bounded labels keep that from growing the outp
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    disable_created_metrics,
-    generate_latest,
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from blobpi.mirror.core.history import SyncRun, latest, parse_runs
 
-__all__ = ["CONTENT_TYPE", "METHODS", "Metrics", "MetricsMiddleware", "route_label"]
+__all__ = ["CONTENT_TYPE", "METHODS", "Metrics", "method_label", "route_label"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 METHODS = frozenset({"GET", "HEAD", "POST"})
 # seconds: a cached page answers in well under a millisecond, a large download takes minutes
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60)
+_BUCKET_LABELS = (*(str(float(b)) for b in _BUCKETS), "+Inf")  # as prometheus_client writes them
 
 
 def route_label(scope: Scope) -> str:
@@ -103,56 +104,100 @@ class _SyncCollector(Collector):
             yield family
 
 
-class Metrics:
-    """The metric families of one app; each app has its own registry (tests make many)."""
+class _RouteFigures:
+    """One route's latency histogram (a count per bucket, not yet cumulative) and bytes."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        # No *_created series: they double the output and no dashboard of ours reads them.
-        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.requests = Counter(
-            "blobpi_http_requests",
-            "HTTP requests answered.",
-            ["route", "method", "status"],
-            registry=r,
+    __slots__ = ("buckets", "bytes", "count", "seconds")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(_BUCKETS) + 1)  # the last one is +Inf
+        self.count = 0
+        self.seconds = 0.0
+        self.bytes = 0
+
+
+class _RequestCollector(Collector):
+    """The request figures as metric families, built when ``/metrics`` is read."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._metrics
+        requests = CounterMetricFamily(
+            "blobpi_http_requests", "HTTP requests answered.", labels=["route", "method", "status"]
         )
-        self.latency = Histogram(
+        for (route, method, status), count in sorted(m.requests.items()):
+            requests.add_metric([route, method, str(status)], count)
+        latency = HistogramMetricFamily(
             "blobpi_http_request_duration_seconds",
             "Time to answer a request, until the last body byte is sent.",
-            ["route"],
-            buckets=_BUCKETS,
-            registry=r,
+            labels=["route"],
         )
-        self.body_bytes = Counter(
-            "blobpi_http_response_body_bytes",
-            "Bytes of response bodies sent.",
-            ["route"],
-            registry=r,
+        body_bytes = CounterMetricFamily(
+            "blobpi_http_response_body_bytes", "Bytes of response bodies sent.", labels=["route"]
         )
-        self.page_cache = Counter(
+        for route, figures in sorted(m.routes.items()):
+            cumulative = list(itertools.accumulate(figures.buckets))
+            latency.add_metric(
+                [route], list(zip(_BUCKET_LABELS, cumulative, strict=True)), figures.seconds
+            )
+            body_bytes.add_metric([route], figures.bytes)
+        page_cache = CounterMetricFamily(
             "blobpi_page_cache_lookups",
             "Page cache lookups: hit (fresh in memory), "
             "revalidated (the blob was unchanged), miss (read from the store).",
-            ["result"],
-            registry=r,
+            labels=["result"],
         )
-        self.auth_failures = Counter(
+        for result, count in m.page_cache.items():
+            page_cache.add_metric([result], count)
+        auth_failures = CounterMetricFamily(
             "blobpi_auth_failures",
             "Requests the access control refused, by reason.",
-            ["reason"],
-            registry=r,
+            labels=["reason"],
         )
-        for result in ("hit", "revalidated", "miss"):
-            self.page_cache.labels(result)
+        for reason, count in sorted(m.auth_failures.items()):
+            auth_failures.add_metric([reason], count)
+        yield from (requests, latency, body_bytes, page_cache, auth_failures)
+
+
+class Metrics:
+    """The figures of one app (each app has its own registry: tests make many).
+
+    Counting is plain integer arithmetic in dicts, read into metric families only when
+    ``/metrics`` is scraped: ``prometheus_client``'s own counters take a lock per increment,
+    which cost a cached page a fifth of its answer. Only the event loop's thread counts
+    (every caller is a coroutine or a callback on it), so no lock is needed.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.requests: dict[tuple[str, str, int], int] = {}
+        self.routes: dict[str, _RouteFigures] = {}
+        self.page_cache = {"hit": 0, "revalidated": 0, "miss": 0}
+        self.auth_failures: dict[str, int] = {}
+        self.registry = CollectorRegistry()
+        self.registry.register(_RequestCollector(self))
         self.sync = _SyncCollector(clock)
-        r.register(self.sync)
+        self.registry.register(self.sync)
+
+    def observe(self, route: str, method: str, status: int, seconds: float, sent: int) -> None:
+        """Count one answered request (the hot path: a few dict and list operations)."""
+        key = (route, method, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        figures = self.routes.get(route)
+        if figures is None:
+            figures = self.routes[route] = _RouteFigures()
+        figures.buckets[bisect.bisect_left(_BUCKETS, seconds)] += 1
+        figures.count += 1
+        figures.seconds += seconds
+        figures.bytes += sent
 
     def cache_result(self, result: str) -> None:
-        self.page_cache.labels(result).inc()
+        self.page_cache[result] += 1  # one of the three keys: PageCache says which
 
     def auth_failure(self, error: Exception) -> None:
-        self.auth_failures.labels(type(error).__name__).inc()  # a class of ours: bounded
+        reason = type(error).__name__  # a class of ours: bounded
+        self.auth_failures[reason] = self.auth_failures.get(reason, 0) + 1
 
     def load_history(self, data: bytes | None) -> None:
         """Take the runs from the history record's bytes (None: no sync has run yet)."""
@@ -162,62 +207,16 @@ class Metrics:
         """The text exposition format.
 
         >>> m = Metrics(clock=lambda: 100.0)
-        >>> m.requests.labels("/simple/", "GET", "200").inc(2)
+        >>> for _ in range(2): m.observe("/simple/", "GET", 200, 0.0002, 10)
         >>> b'requests_total{method="GET",route="/simple/",status="200"} 2.0' in m.render()
+        True
+        >>> b'duration_seconds_bucket{le="0.0005",route="/simple/"} 2.0' in m.render()
         True
         """
         return generate_latest(self.registry)
 
 
-def _method(scope: Scope) -> str:
+def method_label(scope: Scope) -> str:
+    """The method, or ``other``: what a label may say about a method."""
     method = str(scope.get("method", ""))
     return method if method in METHODS else "other"
-
-
-class MetricsMiddleware:
-    """Outermost: counts every request, refused or not, with bounded labels only."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-        self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        route = route_label(scope)
-        status = 500
-        sent = 0
-        started = time.perf_counter()
-
-        async def counting_send(message: Message) -> None:
-            nonlocal status, sent
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, counting_send)
-        finally:
-            requests, latency, body_bytes = self._children(route, _method(scope), status)
-            requests.inc()
-            latency.observe(time.perf_counter() - started)
-            body_bytes.inc(sent)
-
-    def _children(self, route: str, method: str, status: int) -> tuple[Any, Any, Any]:
-        """The labelled series, looked up once per label set (``labels()`` takes a lock):
-        the labels are bounded (route templates, methods, statuses), so this stays small."""
-        key = (route, method, status)
-        children = self._series.get(key)
-        if children is None:
-            m = self.metrics
-            children = (
-                m.requests.labels(route, method, str(status)),
-                m.latency.labels(route),
-                m.body_bytes.labels(route),
-            )
-            self._series[key] = children
-        return children

@@ -172,3 +172,20 @@ def test_stack__download_ranges_are_the_same_bytes(index: Index) -> None:
     assert stale.status_code == 200 and stale.content == data
     beyond = index.client.get(index.big_url, headers={"Range": f"bytes={size}-"})
     assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
+
+
+def _bytes_sent_for_files(client: httpx.Client) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith('blobpi_http_response_body_bytes_total{route="/packages/{path:path}"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_stack__metrics_count_the_bytes_of_every_download(index: Index) -> None:
+    """granian sends a whole file itself (``pathsend``): its bytes are counted all the same."""
+    before = _bytes_sent_for_files(index.client)
+    data = index.big.read_bytes()
+    assert index.client.get(index.big_url).content == data
+    ranged = index.client.get(index.big_url, headers={"Range": "bytes=10-19"})
+    assert ranged.status_code == 206
+    assert _bytes_sent_for_files(index.client) - before == len(data) + 10
