@@ -127,6 +127,13 @@ param serverUploads bool = false
 ])
 param serverDownloads string = 'stream'
 
+@description('Optional. The HTTP server under the index app (BLOBPI_HTTP_SERVER). granian answers about 2.8x the requests of uvicorn per core (README, Performance); its one weakness, a connection that never sends a byte stays open, cannot reach it behind the Container Apps ingress, which proxies only complete requests.')
+@allowed([
+  'granian'
+  'uvicorn'
+])
+param serverStack string = 'granian'
+
 @description('Optional. Name of a key vault secret that holds the token file, mounted into the server; empty to keep tokens in the container.')
 param tokenSecretName string = ''
 
@@ -272,6 +279,7 @@ module apps 'modules/apps.bicep' = if (deployApps) {
     tokenSecretName: tokenSecretName
     anonymousRead: anonymousRead
     downloads: serverDownloads
+    httpServer: serverStack
     zoneRedundant: zoneRedundant
     maxReplicas: maxReplicas
     tags: tags

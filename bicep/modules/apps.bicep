@@ -58,6 +58,13 @@ param anonymousRead bool = false
 ])
 param downloads string = 'stream'
 
+@description('Optional. The HTTP server under the app (BLOBPI_HTTP_SERVER): granian (faster; safe behind the ingress, which forwards only complete requests) or uvicorn.')
+@allowed([
+  'granian'
+  'uvicorn'
+])
+param httpServer string = 'granian'
+
 @description('Optional. Spread the environment over availability zones; the server then keeps 3 replicas, one per zone (with 1 a zone outage takes the index down anyway).')
 param zoneRedundant bool = true
 
@@ -94,6 +101,10 @@ var serverEnv = [
   {
     name: 'BLOBPI_DOWNLOADS'
     value: downloads
+  }
+  {
+    name: 'BLOBPI_HTTP_SERVER'
+    value: httpServer
   }
 ]
 var tokenEnv = empty(tokenSecretName) ? [] : [

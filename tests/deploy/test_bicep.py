@@ -188,6 +188,7 @@ def test_apps__server_env_health_probes_and_http_scaling(
         "AZURE_CLIENT_ID",
         "BLOBPI_ANONYMOUS_READ",
         "BLOBPI_TRUSTED_PROXIES",
+        "BLOBPI_HTTP_SERVER",
     ):
         assert f'"name": "{name}"' in env
 
