@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -17,7 +18,7 @@ import pytest
 
 from blobpi.mirror.ops.tokens import TokenFile, new_token
 from blobpi.mirror.store.local import LocalStore
-from tests.support.processes import Server
+from tests.support.processes import Server, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -111,6 +112,51 @@ def test_limits__slow_headers_are_cut_off(storage: Path, tmp_path: Path, stack: 
         with httpx.Client() as client:
             for _ in range(3):
                 assert client.get(f"{server.url}/health").status_code == 200
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_limits__both_uvicorn_parsers_cut_off_slow_headers(parser: str) -> None:
+    """uvicorn parses with httptools when the ``uvicorn`` extra is installed, else with h11:
+    the header deadline holds on both, mid-request and on a connection that never spoke."""
+    import threading
+
+    import uvicorn
+
+    from blobpi.mirror.server import timeouts
+
+    protocol = (
+        timeouts.header_deadline_protocol(1.0)
+        if parser == "httptools"
+        else type("H11Deadline", (timeouts._H11HeaderDeadline,), {"header_timeout": 1.0})
+    )
+    assert (parser == "httptools") == ("HttpTools" in str(protocol.__mro__))
+
+    async def app(scope: dict[str, object], receive: object, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port = free_port()
+    config = uvicorn.Config(app, port=port, http=protocol, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port)) as silent:
+            with socket.create_connection(("127.0.0.1", port)) as slow:
+                slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                assert _closed_within(slow, 10) == b""
+                assert _closed_within(silent, 10) == b""
+        with httpx.Client() as client:  # prompt heads on a kept-alive connection
+            for _ in range(3):
+                assert client.get(f"http://127.0.0.1:{port}/").text == "ok"
+                time.sleep(1.2)  # idle past the deadline between requests: still served
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def test_limits__a_stalled_body_is_answered_408(storage: Path, tmp_path: Path, stack: str) -> None:
