@@ -50,7 +50,7 @@ from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.ops.tokens import TokenFile
 from blobpi.mirror.server.accounting import RequestAccounting
 from blobpi.mirror.server.auth import AuthMiddleware, TokenCache, visible_projects
-from blobpi.mirror.server.cache import CachedPage, HeadCache, PageCache
+from blobpi.mirror.server.cache import CachedPage, HeadCache, PageCache, SmallFiles
 from blobpi.mirror.server.fastpath import FastPages, derivation, media_type, page_headers
 from blobpi.mirror.server.metrics import CONTENT_TYPE, Metrics
 from blobpi.mirror.server.osv_api import AdvisoryCache, osv_routes
@@ -208,6 +208,10 @@ async def package_file(request: Request) -> Response:
     media_type = "application/octet-stream"
     if request.method == "HEAD" or length == 0:
         return Response(status_code=status, headers=headers, media_type=media_type)
+    if head.size <= SmallFiles.LIMIT:  # .metadata and small wheels: one message, from memory
+        body = (await request.app.state.small_files.body(head))[start : start + length]
+        headers["Content-Length"] = str(len(body))
+        return Response(body, status_code=status, headers=headers, media_type=media_type)
     local = store.local_file(path) if status == 200 else None
     if local is not None and supports_pathsend(request.scope):
         return PathSendResponse(local, headers=headers, media_type=media_type)
@@ -272,6 +276,7 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
             the_store, settings.server.page_ttl, on_lookup=counters.cache_result
         )
         app.state.heads = HeadCache(the_store, settings.server.page_ttl)
+        app.state.small_files = SmallFiles(the_store)
         app.state.summary = Summary(app.state.pages)
         app.state.settings = settings
         tokens = TokenFile.open(the_store, settings.server.token_file)
@@ -292,7 +297,10 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
                 await the_store.close()
 
     methods = ["GET", "HEAD"]
-    routes = [
+    routes = [  # what installers ask for first: routing tries each route in turn
+        Route("/packages/{path:path}", package_file, methods=methods),
+        Route("/simple/{project}/", project_page, methods=methods),
+        Route("/simple/", root_page, methods=methods),
         Route("/", overview, methods=methods),
         Route("/", upload, methods=["POST"]),  # the legacy upload API (twine, uv publish)
         Route("/project/{project}/", project_status, methods=methods),
@@ -300,9 +308,6 @@ def create_app(settings: Settings | None = None, store: BlobStore | None = None)
         Route("/health/live", live, methods=methods),
         Route("/health/ready", ready, methods=methods),
         Route("/metrics", metrics, methods=methods),
-        Route("/simple/", root_page, methods=methods),
-        Route("/simple/{project}/", project_page, methods=methods),
-        Route("/packages/{path:path}", package_file, methods=methods),
         *osv_routes(),
     ]
     app = Starlette(

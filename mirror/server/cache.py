@@ -24,7 +24,7 @@ from collections.abc import Callable
 from blobpi.mirror.core.errors import BlobNotFound
 from blobpi.mirror.store.protocol import BlobInfo, BlobStore
 
-__all__ = ["CachedPage", "HeadCache", "PageCache"]
+__all__ = ["CachedPage", "HeadCache", "PageCache", "SmallFiles"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -154,3 +154,47 @@ class HeadCache:
         if len(self._entries) > self._max:  # the oldest entry goes: dicts keep insertion order
             del self._entries[next(iter(self._entries))]
         return info
+
+
+class SmallFiles:
+    """The bodies of small immutable blobs (``.metadata`` files, small wheels), by path and
+    ETag, at most ``max_bytes`` in all, least recently used out first.
+
+    Answered from memory in one message instead of a file opened and streamed per request:
+    a worker-thread hop per read and a task per streamed answer cost a 2 KB ``.metadata``
+    about 0.6 ms of CPU, thirty times a cached page. The route consults the ``HeadCache``
+    first, which says whether the file still exists (a deleted file is not answered from
+    here for longer than its head is kept) and with which ETag (a body read for another
+    ETag is read again).
+    """
+
+    LIMIT = 256 * 1024  # a body larger than this is streamed, never kept
+
+    def __init__(self, store: BlobStore, max_bytes: int = 64 * 2**20) -> None:
+        self._store, self._max = store, max_bytes
+        self._entries: collections.OrderedDict[str, tuple[str, bytes]] = collections.OrderedDict()
+        self._size = 0
+
+    async def body(self, info: BlobInfo) -> bytes:
+        """The body of the blob ``info`` describes (``info.size <= LIMIT``); raises
+        ``BlobNotFound`` when it has gone since its head was read."""
+        entry = self._entries.get(info.path)
+        if entry is not None and entry[0] == info.etag:
+            self._entries.move_to_end(info.path)
+            return entry[1]
+        blob = await self._store.get(info.path)
+        assert blob is not None  # no If-None-Match was sent
+        self._keep(info.path, blob.info.etag, blob.data)
+        return blob.data
+
+    def _keep(self, path: str, etag: str, data: bytes) -> None:
+        if len(data) > self.LIMIT:
+            return
+        old = self._entries.pop(path, None)
+        if old is not None:
+            self._size -= len(old[1])
+        self._entries[path] = (etag, data)
+        self._size += len(data)
+        while self._size > self._max:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._size -= len(dropped)

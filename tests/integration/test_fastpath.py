@@ -17,7 +17,7 @@ from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.core.sources import parse_settings
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.server.app import create_app
-from blobpi.mirror.server.cache import CachedPage, HeadCache, PageCache
+from blobpi.mirror.server.cache import CachedPage, HeadCache, PageCache, SmallFiles
 from blobpi.mirror.server.fastpath import CHUNK, FastPages, prepare
 from blobpi.mirror.store.local import LocalStore
 from tests.support.dists import build_wheel
@@ -141,6 +141,56 @@ async def test_head_cache__keeps_heads_for_the_ttl_only(tmp_path: Path) -> None:
         await heads.head("packages/aa/bb/x/demo-1.0.tar.gz")
     await store.put("packages/aa/bb/x/demo-1.0.tar.gz", b"again")
     assert (await heads.head("packages/aa/bb/x/demo-1.0.tar.gz")).size == 5  # misses not kept
+
+
+@pytest.mark.anyio
+async def test_small_files__kept_by_etag_bounded_and_only_small(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "data")
+    await store.ensure()
+    a, b, big = "packages/aa/bb/x/a-1.0.tar.gz", "packages/aa/bb/x/b-1.0.tar.gz", "p/big"
+    for path, data in ((a, b"a" * 600), (b, b"b" * 600), (big, b"z" * (SmallFiles.LIMIT + 1))):
+        await store.put(path, data)
+    files = SmallFiles(store, max_bytes=1000)
+    a_head, b_head, big_head = [await store.head(p) for p in (a, b, big)]
+    assert await files.body(a_head) == b"a" * 600
+    await store.delete(a)  # kept: only the HeadCache, consulted first, says it has gone
+    assert await files.body(a_head) == b"a" * 600
+    await store.put(a, b"A" * 10)  # a new ETag: read again, not the kept body
+    assert await files.body(await store.head(a)) == b"A" * 10
+    assert await files.body(b_head) == b"b" * 600
+    assert len(await files.body(big_head)) == SmallFiles.LIMIT + 1
+    for path in (a, b, big):
+        await store.delete(path)
+    assert await files.body(b_head) == b"b" * 600  # kept
+    with pytest.raises(BlobNotFound):  # a big body is never kept
+        await files.body(big_head)
+    files = SmallFiles(store, max_bytes=1000)
+    for path, data in ((a, b"a" * 600), (b, b"b" * 600)):
+        await store.put(path, data)
+    a_head, b_head = await store.head(a), await store.head(b)
+    await files.body(a_head)
+    await files.body(b_head)  # 1,200 bytes: the least recently used goes
+    await store.delete(a)
+    await store.delete(b)
+    assert await files.body(b_head) == b"b" * 600
+    with pytest.raises(BlobNotFound):
+        await files.body(a_head)
+
+
+def test_small_files__a_deleted_file_is_not_served_past_the_ttl(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "dist", "demo", "1.0")
+    anyio.run(_publish_async, tmp_path / "data", wheel)
+    settings = parse_settings({"BLOBPI_PAGE_TTL": "0", "BLOBPI_STORAGE": str(tmp_path / "data")})
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/simple/demo/", headers={"Accept": JSON}).json()
+        url = page["files"][0]["url"].removeprefix("../..")
+        for path in (url, url + ".metadata"):
+            first = client.get(path)
+            assert first.status_code == 200 and first.content == client.get(path).content
+            assert first.headers["content-length"] == str(len(first.content))
+            assert client.get(path, headers={"Range": "bytes=2-5"}).content == first.content[2:6]
+            (tmp_path / "data" / path.removeprefix("/")).unlink()
+            assert client.get(path).status_code == 404
 
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5])
