@@ -24,7 +24,9 @@ import os
 import re
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
@@ -36,9 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.azurite import corpus_on_azurite  # noqa: E402
-from bench.corpus import Corpus, build  # noqa: E402
-from bench.load import Result, Served, free_port, serving  # noqa: E402
+from bench.corpus import PROJECTS, Corpus, build  # noqa: E402
+from bench.load import WRK_TIMEOUT, Result, Served, free_port, serving  # noqa: E402
 from bench.peers import PEERS, nginx, peer_python  # noqa: E402
+from bench.resolve import CLIENTS, Resolved, resolve  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "results"
@@ -46,23 +49,31 @@ BIN = Path(sys.executable).parent
 JSON, HTML = "application/vnd.pypi.simple.v1+json", "text/html"
 GZ = {"Accept-Encoding": "gzip"}
 
-# (row, path or "{big}"/"{metadata}", headers)
-ROWS: list[tuple[str, str, dict[str, str]]] = [
-    ("root (10k projects) JSON gzip", "/simple/", {"Accept": JSON, **GZ}),
-    ("root (10k projects) HTML gzip", "/simple/", {"Accept": HTML, **GZ}),
-    ("small page JSON", "/simple/small/", {"Accept": JSON}),
-    ("small page HTML gzip", "/simple/small/", {"Accept": HTML, **GZ}),
-    ("5k-file page JSON gzip", "/simple/big5k/", {"Accept": JSON, **GZ}),
-    ("5k-file page JSON identity", "/simple/big5k/", {"Accept": JSON}),
-    ("5k-file page HTML gzip", "/simple/big5k/", {"Accept": HTML, **GZ}),
-    ("40k-file page JSON gzip", "/simple/big40k/", {"Accept": JSON, **GZ}),
-    ("40k-file page HTML identity", "/simple/big40k/", {"Accept": HTML}),
-    (".metadata", "{metadata}", {}),
-    ("16 MiB download", "{big}", {}),
+# (row, path or "{big}"/"{metadata}", headers, files on the page: project pages only)
+ROWS: list[tuple[str, str, dict[str, str], int | None]] = [
+    ("root (10k projects) JSON gzip", "/simple/", {"Accept": JSON, **GZ}, None),
+    ("root (10k projects) HTML gzip", "/simple/", {"Accept": HTML, **GZ}, None),
+    ("small page JSON", "/simple/small/", {"Accept": JSON}, PROJECTS["small"]),
+    ("small page HTML gzip", "/simple/small/", {"Accept": HTML, **GZ}, PROJECTS["small"]),
+    ("5k-file page JSON gzip", "/simple/big5k/", {"Accept": JSON, **GZ}, PROJECTS["big5k"]),
+    ("5k-file page JSON identity", "/simple/big5k/", {"Accept": JSON}, PROJECTS["big5k"]),
+    ("5k-file page HTML gzip", "/simple/big5k/", {"Accept": HTML, **GZ}, PROJECTS["big5k"]),
+    ("40k-file page JSON gzip", "/simple/big40k/", {"Accept": JSON, **GZ}, PROJECTS["big40k"]),
+    ("40k-file page HTML identity", "/simple/big40k/", {"Accept": HTML}, PROJECTS["big40k"]),
+    (".metadata", "{metadata}", {}, None),
+    ("16 MiB download", "{big}", {}, None),
     # on Azurite: whole downloads by curl -L, 8 at a time, streamed or with the redirect to a
     # read SAS followed (where downloads redirect, the row above is the redirect alone)
-    ("16 MiB download, curl -L x8", "{big}", {"follow": "1"}),
+    ("16 MiB download, curl -L x8", "{big}", {"follow": "1"}, None),
 ]
+NO_ANSWER = f"no answer in {WRK_TIMEOUT} s"
+RESOLVE_ROWS = {c: f"{c} install --dry-run of {' '.join(PROJECTS)}" for c in CLIENTS}
+RESOLVE_ROWS["uv"] = f"uv pip install --dry-run of {' '.join(PROJECTS)}"
+# runs per client, the fastest reported (noise on a shared machine only adds); uv is fast,
+# pip takes seconds (it parses 45,000 links), so one run for a peer, two for the limit's
+# comparison (the target is blobpi within 1.1x of nginx)
+RESOLVE_RUNS = {"pip": 2, "uv": 3}
+_LIMITS = {"nginx", "blobpi-granian", "blobpi-uvicorn"}
 
 
 def _file_urls(served: Served, corpus: Corpus) -> dict[str, str]:
@@ -84,41 +95,95 @@ def _file_urls(served: Served, corpus: Corpus) -> dict[str, str]:
 
 
 def _measure(
-    served: Served, corpus: Corpus, seconds: int, settle: float = 0
+    served: Served, corpus: Corpus, seconds: int, settle: float, backlog: float, behind: bool
 ) -> dict[str, Result | None]:
+    """The load rows. After a row the server left unanswered (``behind`` if before the
+    first), the next row measured waits up to ``backlog`` s for it to go idle; a bigger
+    project page than one it left unanswered is not run."""
     urls = _file_urls(served, corpus)
     results: dict[str, Result | None] = {}
-    for row, path, headers in ROWS:
+    unanswered: int | None = None  # files on the smallest project page with no answer
+    warmed = False
+    for row, path, headers, files in ROWS:
         target = urls.get(path) if path.startswith("{") else path.replace("/simple/", served.prefix)
         # where downloads redirect, only the file rows differ from the column without
         pages_again = served.redirects and not path.startswith("{")
         if target is None or pages_again or ("follow" in headers and not served.follows):
             results[row] = None
             continue
-        if settle:  # a slow server's unanswered requests are then not the next row's cost
-            served.settle(settle)
+        if files is not None and unanswered is not None and files >= unanswered:
+            # a bigger page of a server that left a smaller one unanswered: it would only
+            # burn the timeout and queue more work for the rows after
+            skipped = f"{NO_ANSWER} (not run: a {unanswered:,}-file page had none)"
+            results[row] = Result.none(skipped)
+            print(f"  {served.name:28} {row:32} {_cell(results[row])}", flush=True)
+            continue
+        if behind or settle:  # its unanswered requests are then not this row's cost
+            served.settle(backlog if behind else settle)
+            behind = False
         if "follow" in headers:
             served.follow(target, 1)  # warm: the first URL of this bucket is signed
             results[row] = served.follow(target, seconds)
             print(f"  {served.name:28} {row:32} {_cell(results[row])}", flush=True)
             continue
-        try:  # warm: caches filled, pages compressed; a first answer may take long
-            httpx.get(served.url + target, headers=headers, timeout=30)
+        try:  # warm: caches filled, pages compressed; as long as wrk waits for an answer
+            httpx.get(served.url + target, headers=headers, timeout=WRK_TIMEOUT)
         except httpx.TimeoutException:
-            results[row] = None
-            continue
-        served.load(target, headers, 1)
-        results[row] = served.load(target, headers, seconds)
-        print(f"  {served.name:28} {row:32} {_cell(results[row])}", flush=True)
+            results[row] = Result.none(NO_ANSWER)
+        else:
+            if not warmed:  # connections, workers and buffers, once per server
+                served.load(target, headers, 1)
+                warmed = True
+            results[row] = served.load(target, headers, seconds)
+        result = results[row]
+        print(f"  {served.name:28} {row:32} {_cell(result)}", flush=True)
+        if result is not None and not result.answered:
+            if files is not None:
+                unanswered = min(files, unanswered or files)
+            behind = True
     return results
+
+
+def _resolves(served: Served, pip_runs: int) -> dict[str, Resolved]:
+    """pip's and uv's resolve of the corpus, on the fresh server, before any load: the
+    fastest of ``pip_runs`` and of RESOLVE_RUNS["uv"], after one uv run that fills the
+    server's caches."""
+    index = served.url + served.prefix
+    projects = list(PROJECTS)
+    warm = resolve("uv", index, projects)
+    found: dict[str, Resolved] = {}
+    for client in CLIENTS:
+        runs = [warm] if warm.seconds is None else []  # no answer: not again
+        wanted = pip_runs if client == "pip" else RESOLVE_RUNS[client]
+        while len(runs) < wanted and all(r.seconds for r in runs):
+            runs.append(resolve(client, index, projects))
+        timed = [r for r in runs if r.seconds is not None]
+        found[client] = min(timed, key=lambda r: r.seconds or 0) if timed else runs[-1]
+        print(f"  {served.name:28} {RESOLVE_ROWS[client]:32} {_seconds(found[client])}", flush=True)
+    return found
+
+
+def _seconds(resolved: Resolved | None, limit: Resolved | None = None) -> str:
+    if resolved is None:
+        return "n/a"
+    if resolved.seconds is None:
+        return f"failed: {resolved.error}"
+    text = f"{resolved.seconds:.2f} s"
+    if limit is not None and limit.seconds:
+        text += f" ({resolved.seconds / limit.seconds:.2f}x nginx)"
+    return text
 
 
 def _cell(result: Result | None) -> str:
     if result is None:
         return "n/a"
+    if result.note:
+        return result.note
     if result.rps == 0:
-        return "timeout (no answer in 10 s)"
+        return NO_ANSWER
     errors = f" ({result.errors} errors)" if result.errors else ""
+    if result.timeouts:
+        errors += f" ({result.timeouts} with {NO_ANSWER})"
     return (
         f"{result.rps:,.0f}/s ({result.mb_per_s:,.0f} MB/s), {result.cpu_ms:.3f} ms CPU, "
         f"p50 {result.p50_ms:.1f} / p99 {result.p99_ms:.1f} ms{errors}"
@@ -128,7 +193,9 @@ def _cell(result: Result | None) -> str:
 Start = Callable[[], AbstractContextManager[Served]]
 
 
-def _servers(corpus: Corpus, azurite: tuple[str, str] | None) -> Iterator[tuple[str, Start]]:
+def _servers(
+    corpus: Corpus, azurite: tuple[str, str] | None, installs: dict[str, Future[Path]]
+) -> Iterator[tuple[str, Start]]:
     env = {"BLOBPI_PAGE_TTL": "60", "BLOBPI_ANONYMOUS_READ": "1", "BLOBPI_ACCESS_LOG": "0"}
     for stack in ("granian", "uvicorn"):
         yield f"blobpi-{stack}", _blobpi(f"blobpi ({stack})", str(corpus.store_dir), stack, env)
@@ -151,7 +218,8 @@ def _servers(corpus: Corpus, azurite: tuple[str, str] | None) -> Iterator[tuple[
         )
     yield "nginx", partial(nginx, corpus, OUT)
     for name, peer in PEERS.items():
-        yield name, partial(_peer, peer, corpus, name)
+        if name in installs:
+            yield name, partial(_peer, peer, corpus, installs[name])
 
 
 def _blobpi(
@@ -171,9 +239,11 @@ def _blobpi(
 
 
 def _peer(
-    peer: Callable[[Corpus, Path], AbstractContextManager[Served]], corpus: Corpus, name: str
+    peer: Callable[[Corpus, Path], AbstractContextManager[Served]],
+    corpus: Corpus,
+    installed: Future[Path],
 ) -> AbstractContextManager[Served]:
-    return peer(corpus, peer_python(name, OUT))
+    return peer(corpus, installed.result())
 
 
 def main() -> None:
@@ -182,30 +252,59 @@ def main() -> None:
     parser.add_argument("--root-projects", type=int, default=10_000)
     parser.add_argument("--only", help="comma-separated server names")
     parser.add_argument("--no-azurite", action="store_true")
+    parser.add_argument("--no-resolve", action="store_true", help="skip the pip and uv rows")
     parser.add_argument(
         "--settle", type=float, default=0, help="wait up to N s for an idle server per row"
+    )
+    parser.add_argument(
+        "--backlog",
+        type=float,
+        default=20,
+        help="after a row with no answer, wait up to N s for the server to go idle",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("nginx") is None:
         sys.exit("bench: wrk and nginx are needed: apt-get install wrk nginx (make bench does)")
-    corpus = Corpus(OUT / "corpus")
-    anyio.run(build, corpus, args.root_projects)
-    load = os.getloadavg()
     only = set(args.only.split(",")) if args.only else None
+    started = time.monotonic()
+    # the peers install (mostly waiting on the package index) while the corpus is written
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        installs = {
+            name: pool.submit(peer_python, name, OUT)
+            for name in PEERS
+            if only is None or name in only
+        }
+        corpus = Corpus.at(OUT, args.root_projects)
+        anyio.run(build, corpus, args.root_projects)
+        for future in installs.values():
+            future.result()
+    print(f"bench: corpus and peers ready in {time.monotonic() - started:.0f} s", flush=True)
+    load = os.getloadavg()
     table: dict[str, dict[str, Result | None]] = {}
+    resolves: dict[str, dict[str, Resolved]] = {}
     skip_azurite = args.no_azurite or (only is not None and not any("azurite" in o for o in only))
     with corpus_on_azurite(corpus, skip_azurite) as azurite:
-        for name, start in _servers(corpus, azurite):
+        for name, start in _servers(corpus, azurite, installs):
             if only is not None and name not in only:
                 continue
             print(f"bench: {name}", flush=True)
+            column = time.monotonic()
             with start() as served:
-                table[name] = _measure(served, corpus, args.seconds, args.settle)
-    _report(table, load, os.getloadavg(), args.seconds)
+                answered = True
+                if not args.no_resolve and "azurite" not in name:
+                    resolves[name] = _resolves(served, pip_runs=2 if name in _LIMITS else 1)
+                    answered = all(r.seconds for r in resolves[name].values())
+                table[name] = _measure(
+                    served, corpus, args.seconds, args.settle, args.backlog, not answered
+                )
+            print(f"bench: {name} took {time.monotonic() - column:.0f} s", flush=True)
+    _report(table, resolves, load, os.getloadavg(), args.seconds)
+    print(f"bench: server benchmark took {time.monotonic() - started:.0f} s")
 
 
 def _report(
     table: dict[str, dict[str, Result | None]],
+    resolves: dict[str, dict[str, Resolved]],
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
     seconds: int,
@@ -216,16 +315,24 @@ def _report(
     lines = [
         f"Server benchmark {stamp}: each server alone on core 0, wrk -t2 -c32 -d{seconds}s on "
         f"core 1; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after. "
-        "Cells: req/s (MB/s for downloads), server CPU ms per request, p50 / p99.",
+        "Cells: req/s (MB/s for downloads), server CPU ms per request, p50 / p99; resolves: "
+        f"wall time of the client on core 1, no cache, fastest of {RESOLVE_RUNS['uv']} uv "
+        f"runs and {RESOLVE_RUNS['pip']} pip runs (1 for a peer), as a ratio to nginx's.",
         "",
         "| row | " + " | ".join(names) + " |",
         "| --- |" + " --- |" * len(names),
     ]
-    for row, _, _ in ROWS:
+    for row, _, _, _ in ROWS:
         lines.append(f"| {row} | " + " | ".join(_cell(table[n].get(row)) for n in names) + " |")
+    limit = resolves.get("nginx", {})
+    for client, row in RESOLVE_ROWS.items():
+        cells = [_seconds(resolves.get(n, {}).get(client), limit.get(client)) for n in names]
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     (RESULTS / f"server-{stamp}.md").write_text(text)
     raw = {n: {r: (vars(v) if v else None) for r, v in rows.items()} for n, rows in table.items()}
+    for name, found in resolves.items():
+        raw[name] |= {RESOLVE_ROWS[c]: vars(r) for c, r in found.items()}
     (RESULTS / f"server-{stamp}.json").write_text(
         json.dumps(
             {"load": [load_before, load_after], "seconds": seconds, "servers": raw}, indent=1

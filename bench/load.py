@@ -21,10 +21,12 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Result", "Served", "free_port", "serving"]
+__all__ = ["LOAD_CPU", "WRK_TIMEOUT", "Result", "Served", "free_port", "serving"]
 
 SERVER_CPU = "0"
 LOAD_CPU = "1"
+WRK_TIMEOUT = 10  # s: a request unanswered this long counts as no answer
+CONNECTIONS = 32  # wrk's, per row
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -44,6 +46,22 @@ class Result:
     p99_ms: float
     cpu_ms: float  # server CPU per request
     errors: int
+    timeouts: int = 0  # requests that got no answer in WRK_TIMEOUT s
+    requests: int = 0  # answered in the run
+    connections: int = CONNECTIONS
+    note: str = ""  # why there are no figures (no answer, not run)
+
+    @classmethod
+    def none(cls, note: str) -> Result:
+        """A row with no figures: the server did not answer, or the row was not run."""
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0, note=note)
+
+    @property
+    def answered(self) -> bool:
+        """Whether the server kept up: no request timed out, and every connection got at
+        least one answer (requests still waiting when wrk stops are not counted as timeouts
+        by wrk, so a server slower than the run's length shows only as too few answers)."""
+        return not self.note and not self.timeouts and self.requests >= self.connections
 
 
 def _tree(pid: int) -> list[int]:
@@ -121,10 +139,10 @@ class Served:
             print(f"bench: {self.name} still busy after {limit:.0f} s", flush=True)
 
     def load(
-        self, path: str, headers: Mapping[str, str], seconds: int, connections: int = 32
+        self, path: str, headers: Mapping[str, str], seconds: int, connections: int = CONNECTIONS
     ) -> Result:
         args = ["taskset", "-c", LOAD_CPU, "wrk", "-t2", f"-c{connections}", f"-d{seconds}s"]
-        args += ["--timeout", "10s"]
+        args += ["--timeout", f"{WRK_TIMEOUT}s"]
         args += ["--latency", *(a for k, v in headers.items() for a in ("-H", f"{k}: {v}"))]
         before = _cpu_seconds(self.pid)
         out = subprocess.run(
@@ -135,6 +153,7 @@ class Served:
         transfer = re.search(r"Transfer/sec:\s+(\S+)", out)
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         socket_errors = re.search(r"Socket errors: (.*)", out)
+        timeouts = re.search(r"Socket errors: .*timeout (\d+)", out)
         return Result(
             rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),  # type: ignore[index]
             mb_per_s=_bytes(transfer[1]) / 1e6 if transfer else 0.0,
@@ -142,6 +161,9 @@ class Served:
             p99_ms=_ms(re.search(r"\s99%\s+(\S+)", out)[1]),  # type: ignore[index]
             cpu_ms=1000 * cpu / max(requests, 1),
             errors=(int(errors[1]) if errors else 0) + (1 if socket_errors else 0),
+            timeouts=int(timeouts[1]) if timeouts else 0,
+            requests=requests,
+            connections=connections,
         )
 
     def follow(self, path: str, seconds: int, connections: int = 8) -> Result:
@@ -181,6 +203,8 @@ class Served:
             p99_ms=times[min(count - 1, count * 99 // 100)] if times else 0.0,
             cpu_ms=1000 * cpu / count,
             errors=done[1],
+            requests=len(times),
+            connections=connections,
         )
 
 
