@@ -89,9 +89,12 @@ soak: venv
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
 
-# Servers on core 0, load on core 1; peers install into bench/out/peers/ (never committed);
-# tables print and land in bench/results/. About 12 minutes on 2 cores.
-bench: venv azurite
+# Servers on core 0, load on core 1; peers install into bench/out/peers/ (never committed)
+# while the corpus is written (once per set of parameters, cached in bench/out/); tables print
+# and land in bench/results/. About 13 minutes on 2 quiet cores from a clean clone, of which
+# the venv and Azurite (installed side by side) are about 1.
+bench:
+	$(MAKE) -j2 venv azurite
 	command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq wrk nginx-light)
 	$(BIN)/python bench/bench_server.py
