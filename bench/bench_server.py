@@ -9,10 +9,19 @@ nginx tree). Rows: the root page (10,000 projects), a small page, a 5,000-file p
 download; on Azurite also with ``BLOBPI_DOWNLOADS=redirect``, whose download rows are the
 redirect alone (wrk) and the whole download with it followed (``curl -L``). Each cell: req/s,
 server CPU ms per request, p50/p99. devpi-server runs a mirror index over the nginx tree,
-warmed (``bench/peers.py`` says why). Results:
+warmed (``bench/peers.py`` says why). Then, on each server but the Azurite ones, first on
+the fresh server: the wall time of ``pip install --dry-run`` and ``uv pip install --dry-run``
+of the corpus (``bench/resolve.py``), and its ratio to nginx's. Results:
 ``bench/results/server-<time>.json`` and ``.md``.
 
-    .venv/bin/python bench/bench_server.py [--seconds 5] [--only devpi-server,nginx] [--settle 60]
+What bounds its time: one wrk warm-up per server, and a server that leaves a project page
+unanswered within wrk's 10 s timeout is not asked for bigger pages ("no answer in 10 s (not
+run ...)"); the next row it runs waits up to ``--backlog`` s for it to finish what it still
+computes. The peers install while the corpus is written, and the corpus is reused while its
+parameters and code are the same (``bench/corpus.py``).
+
+    .venv/bin/python bench/bench_server.py [--seconds 3] [--only devpi-server,nginx]
+        [--no-azurite] [--no-resolve] [--settle 60] [--backlog 10]
 """
 
 from __future__ import annotations
@@ -41,7 +50,8 @@ from bench.azurite import corpus_on_azurite  # noqa: E402
 from bench.corpus import PROJECTS, Corpus, build  # noqa: E402
 from bench.load import WRK_TIMEOUT, Result, Served, free_port, serving  # noqa: E402
 from bench.peers import PEERS, nginx, peer_python  # noqa: E402
-from bench.resolve import CLIENTS, Resolved, resolve  # noqa: E402
+from bench.resolve import RESOLVE_ROWS, RESOLVE_RUNS, Resolved, seconds_cell  # noqa: E402
+from bench.resolve import resolves as resolves_of  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 RESULTS = ROOT / "bench" / "results"
@@ -67,13 +77,8 @@ ROWS: list[tuple[str, str, dict[str, str], int | None]] = [
     ("16 MiB download, curl -L x8", "{big}", {"follow": "1"}, None),
 ]
 NO_ANSWER = f"no answer in {WRK_TIMEOUT} s"
-RESOLVE_ROWS = {c: f"{c} install --dry-run of {' '.join(PROJECTS)}" for c in CLIENTS}
-RESOLVE_ROWS["uv"] = f"uv pip install --dry-run of {' '.join(PROJECTS)}"
-# runs per client, the fastest reported (noise on a shared machine only adds); uv is fast,
-# pip takes seconds (it parses 45,000 links), so one run for a peer, two for the limit's
-# comparison (the target is blobpi within 1.1x of nginx)
-RESOLVE_RUNS = {"pip": 2, "uv": 3}
-_LIMITS = {"nginx", "blobpi-granian", "blobpi-uvicorn"}
+# the columns the resolve target compares (blobpi within 1.1x of nginx): pip runs twice there
+LIMITS = {"nginx", "blobpi-granian", "blobpi-uvicorn"}
 
 
 def _file_urls(served: Served, corpus: Corpus) -> dict[str, str]:
@@ -153,36 +158,6 @@ def _warm(served: Served, target: str, headers: dict[str, str], backlog: float) 
             if attempt == 0:
                 served.settle(backlog)
     return False
-
-
-def _resolves(served: Served, pip_runs: int) -> dict[str, Resolved]:
-    """pip's and uv's resolve of the corpus, on the fresh server, before any load: the
-    fastest of ``pip_runs`` and of RESOLVE_RUNS["uv"], after one uv run that fills the
-    server's caches."""
-    index = served.url + served.prefix
-    projects = list(PROJECTS)
-    warm = resolve("uv", index, projects)
-    found: dict[str, Resolved] = {}
-    for client in CLIENTS:
-        runs = [warm] if warm.seconds is None else []  # no answer: not again
-        wanted = pip_runs if client == "pip" else RESOLVE_RUNS[client]
-        while len(runs) < wanted and all(r.seconds for r in runs):
-            runs.append(resolve(client, index, projects))
-        timed = [r for r in runs if r.seconds is not None]
-        found[client] = min(timed, key=lambda r: r.seconds or 0) if timed else runs[-1]
-        print(f"  {served.name:28} {RESOLVE_ROWS[client]:32} {_seconds(found[client])}", flush=True)
-    return found
-
-
-def _seconds(resolved: Resolved | None, limit: Resolved | None = None) -> str:
-    if resolved is None:
-        return "n/a"
-    if resolved.seconds is None:
-        return f"failed: {resolved.error}"
-    text = f"{resolved.seconds:.2f} s"
-    if limit is not None and limit.seconds:
-        text += f" ({resolved.seconds / limit.seconds:.2f}x nginx)"
-    return text
 
 
 def _cell(result: Result | None) -> str:
@@ -303,7 +278,7 @@ def main() -> None:
             with start() as served:
                 answered = True
                 if not args.no_resolve and "azurite" not in name:
-                    resolves[name] = _resolves(served, pip_runs=2 if name in _LIMITS else 1)
+                    resolves[name] = resolves_of(served, pip_runs=2 if name in LIMITS else 1)
                     answered = all(r.seconds for r in resolves[name].values())
                 table[name] = _measure(
                     served, corpus, args.seconds, args.settle, args.backlog, not answered
@@ -337,7 +312,7 @@ def _report(
         lines.append(f"| {row} | " + " | ".join(_cell(table[n].get(row)) for n in names) + " |")
     limit = resolves.get("nginx", {})
     for client, row in RESOLVE_ROWS.items():
-        cells = [_seconds(resolves.get(n, {}).get(client), limit.get(client)) for n in names]
+        cells = [seconds_cell(resolves.get(n, {}).get(client), limit.get(client)) for n in names]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     (RESULTS / f"server-{stamp}.md").write_text(text)
