@@ -36,7 +36,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from functools import partial
 from pathlib import Path
 
@@ -59,10 +59,10 @@ BIN = Path(sys.executable).parent
 JSON, HTML = "application/vnd.pypi.simple.v1+json", "text/html"
 GZ = {"Accept-Encoding": "gzip"}
 
-# (row, path or "{big}"/"{metadata}", headers, files on the page: project pages only)
+# (row, path or "{big}"/"{metadata}", headers, entries on the page: pages only)
 ROWS: list[tuple[str, str, dict[str, str], int | None]] = [
-    ("root (10k projects) JSON gzip", "/simple/", {"Accept": JSON, **GZ}, None),
-    ("root (10k projects) HTML gzip", "/simple/", {"Accept": HTML, **GZ}, None),
+    ("root (10k projects) JSON gzip", "/simple/", {"Accept": JSON, **GZ}, 10_000),
+    ("root (10k projects) HTML gzip", "/simple/", {"Accept": HTML, **GZ}, 10_000),
     ("small page JSON", "/simple/small/", {"Accept": JSON}, PROJECTS["small"]),
     ("small page HTML gzip", "/simple/small/", {"Accept": HTML, **GZ}, PROJECTS["small"]),
     ("5k-file page JSON gzip", "/simple/big5k/", {"Accept": JSON, **GZ}, PROJECTS["big5k"]),
@@ -100,15 +100,16 @@ def _file_urls(served: Served, corpus: Corpus) -> dict[str, str]:
 
 
 def _measure(
-    served: Served, corpus: Corpus, seconds: int, settle: float, backlog: float, behind: bool
+    served: Served, corpus: Corpus, args: argparse.Namespace, restart: Callable[[], Served]
 ) -> dict[str, Result | None]:
-    """The load rows. After a row the server left unanswered (``behind`` if before the
-    first), the next row measured waits up to ``backlog`` s for it to go idle; a bigger
-    project page than one it left unanswered is not run."""
+    """The load rows. After a row the server left unanswered, the next row measured waits
+    up to ``--backlog`` s for it to go idle, or gets a restarted server; a page bigger than
+    one it left unanswered is not run."""
+    seconds, backlog = args.seconds, args.backlog
     urls = _file_urls(served, corpus)
     results: dict[str, Result | None] = {}
-    unanswered: int | None = None  # files on the smallest project page with no answer
-    warmed = False
+    unanswered: int | None = None  # entries on the smallest page with no answer
+    warmed = behind = False
     for row, path, headers, files in ROWS:
         target = urls.get(path) if path.startswith("{") else path.replace("/simple/", served.prefix)
         # where downloads redirect, only the file rows differ from the column without
@@ -119,13 +120,15 @@ def _measure(
         if files is not None and unanswered is not None and files >= unanswered:
             # a bigger page of a server that left a smaller one unanswered: it would only
             # burn the timeout and queue more work for the rows after
-            skipped = f"{NO_ANSWER} (not run: a {unanswered:,}-file page had none)"
+            skipped = f"{NO_ANSWER} (not run: a smaller page had none)"
             results[row] = Result.none(skipped)
             print(f"  {served.name:28} {row:32} {_cell(results[row])}", flush=True)
             continue
-        if behind or settle:  # its unanswered requests are then not this row's cost
-            served.settle(backlog if behind else settle)
-            behind = False
+        if behind and not served.settle(backlog):  # what it still computes is not this row's
+            served = restart()  # the same paths: a file's URL does not name the port
+        elif args.settle:
+            served.settle(args.settle)
+        behind = False
         if "follow" in headers:
             served.follow(target, 1)  # warm: the first URL of this bucket is signed
             results[row] = served.follow(target, seconds)
@@ -275,17 +278,37 @@ def main() -> None:
                 continue
             print(f"bench: {name}", flush=True)
             column = time.monotonic()
-            with start() as served:
-                answered = True
-                if not args.no_resolve and "azurite" not in name:
-                    resolves[name] = resolves_of(served, pip_runs=2 if name in LIMITS else 1)
-                    answered = all(r.seconds for r in resolves[name].values())
-                table[name] = _measure(
-                    served, corpus, args.seconds, args.settle, args.backlog, not answered
-                )
+            wanted = not args.no_resolve and "azurite" not in name
+            table[name] = _column(name, start, corpus, args, resolves if wanted else None)
             print(f"bench: {name} took {time.monotonic() - column:.0f} s", flush=True)
     _report(table, resolves, load, os.getloadavg(), args.seconds)
     print(f"bench: server benchmark took {time.monotonic() - started:.0f} s")
+
+
+def _column(
+    name: str,
+    start: Start,
+    corpus: Corpus,
+    args: argparse.Namespace,
+    resolves: dict[str, dict[str, Resolved]] | None,
+) -> dict[str, Result | None]:
+    """One server's column: the resolves on the fresh server (unless ``resolves`` is None),
+    then the load rows. A server still computing what clients gave up on, ``--backlog`` s
+    after, is restarted for the next row: that work is not the row's cost."""
+    with ExitStack() as stack:
+        served = stack.enter_context(start())
+
+        def restart() -> Served:
+            stack.close()
+            print(f"bench: {name} restarted", flush=True)
+            return stack.enter_context(start())
+
+        if resolves is not None:
+            resolves[name] = resolves_of(served, pip_runs=2 if name in LIMITS else 1)
+            if not all(r.seconds for r in resolves[name].values()):
+                if not served.settle(args.backlog):
+                    served = restart()
+        return _measure(served, corpus, args, restart)
 
 
 def _report(

@@ -125,11 +125,12 @@ class Served:
     redirects: bool = False  # downloads answer with a redirect: only the file rows differ
     follows: bool = False  # also measure whole downloads with ``follow`` (curl -L)
 
-    def settle(self, limit: float) -> None:
+    def settle(self, limit: float) -> bool:
         """Wait up to ``limit`` s for the server to go idle: requests wrk gave up on (its 10 s
         timeout) may still be computed, and would otherwise eat into the next row's core.
         Idle means no thread of it runnable, twice in a row: CPU time alone would read a
-        busy server as idle when other work on the machine keeps it off the core."""
+        busy server as idle when other work on the machine keeps it off the core. Returns
+        whether it went idle."""
         deadline = time.monotonic() + limit
         quiet = 0
         while time.monotonic() < deadline and quiet < 2:
@@ -137,6 +138,7 @@ class Served:
             time.sleep(0.1)
         if quiet < 2:
             print(f"bench: {self.name} still busy after {limit:.0f} s", flush=True)
+        return quiet >= 2
 
     def load(
         self, path: str, headers: Mapping[str, str], seconds: int, connections: int = CONNECTIONS
