@@ -98,5 +98,6 @@ bench:
 	command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq wrk nginx-light)
 	$(BIN)/python bench/bench_server.py
+	$(BIN)/python bench/bench_machine.py
 	$(BIN)/python bench/bench_writes.py
 	$(BIN)/python bench/bench_sync.py --repeat 1

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["LOAD_CPU", "WRK_TIMEOUT", "Result", "Served", "free_port", "serving"]
+__all__ = ["LOAD_CPU", "MACHINE", "WRK_TIMEOUT", "Result", "Served", "free_port", "serving"]
 
 SERVER_CPU = "0"
 LOAD_CPU = "1"
+MACHINE = "0,1"  # per machine (bench_machine.py): server and load share every core
 WRK_TIMEOUT = 10  # s: a request unanswered this long counts as no answer
 CONNECTIONS = 32  # wrk's, per row
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -124,6 +125,7 @@ class Served:
     prefix: str = "/simple/"  # where its simple API is
     redirects: bool = False  # downloads answer with a redirect: only the file rows differ
     follows: bool = False  # also measure whole downloads with ``follow`` (curl -L)
+    load_cpus: str = LOAD_CPU  # where wrk and curl run
 
     def settle(self, limit: float) -> bool:
         """Wait up to ``limit`` s for the server to go idle: requests wrk gave up on (its 10 s
@@ -143,7 +145,7 @@ class Served:
     def load(
         self, path: str, headers: Mapping[str, str], seconds: int, connections: int = CONNECTIONS
     ) -> Result:
-        args = ["taskset", "-c", LOAD_CPU, "wrk", "-t2", f"-c{connections}", f"-d{seconds}s"]
+        args = ["taskset", "-c", self.load_cpus, "wrk", "-t2", f"-c{connections}", f"-d{seconds}s"]
         args += ["--timeout", f"{WRK_TIMEOUT}s"]
         args += ["--latency", *(a for k, v in headers.items() for a in ("-H", f"{k}: {v}"))]
         before = _cpu_seconds(self.pid)
@@ -172,7 +174,7 @@ class Served:
         """Whole downloads through redirects (``curl -L``, pinned to the load core), for a
         server that answers with a redirect, which wrk does not follow: MB/s end to end,
         and the server's CPU per download (the blob service's is not the server's)."""
-        curl = ["taskset", "-c", LOAD_CPU, "curl", "-s", "-L", "-o", "/dev/null"]
+        curl = ["taskset", "-c", self.load_cpus, "curl", "-s", "-L", "-o", "/dev/null"]
         curl += ["-w", "%{http_code} %{size_download} %{time_total}\n", self.url + path]
         times: list[float] = []
         done: list[int] = [0, 0]  # bytes, non-200 answers
@@ -221,12 +223,14 @@ def serving(
     prefix: str = "/simple/",
     redirects: bool = False,
     follows: bool = False,
+    cpus: str = SERVER_CPU,
 ) -> Iterator[Served]:
-    """Run ``args`` on the server core until the block ends; raise if it never answers."""
+    """Run ``args`` on the server core (or ``cpus``) until the block ends; raise if it never
+    answers. With ``cpus`` other than the server core, the load runs there too."""
     log = Path(tempfile.gettempdir()) / f"blobpi-bench-{name.split()[0]}-{port}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, *args],
+            ["taskset", "-c", cpus, *args],
             env={**os.environ, **(env or {})},
             cwd=cwd,
             stdout=out,
@@ -244,7 +248,8 @@ def serving(
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"bench: {name} did not start (log: {log})")
             time.sleep(0.2)
-        yield Served(name, url, process.pid, prefix, redirects, follows or redirects)
+        load_cpus = LOAD_CPU if cpus == SERVER_CPU else cpus
+        yield Served(name, url, process.pid, prefix, redirects, follows or redirects, load_cpus)
     finally:
         process.terminate()
         try:

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench.corpus import PROJECTS, Corpus
-from bench.load import Served, free_port, serving
+from bench.load import SERVER_CPU, Served, free_port, serving
 
 __all__ = ["PEERS", "nginx", "peer_python"]
 
@@ -36,7 +36,7 @@ BIN = Path(sys.executable).parent
 
 # Negotiates as blobpi does, from the same pre-rendered files: the static-file limit.
 _NGINX_CONF = """
-worker_processes 1;
+worker_processes {workers};
 pid {out}/nginx.pid;
 error_log {out}/nginx-error.log;
 events {{ worker_connections 1024; }}
@@ -87,12 +87,13 @@ def peer_python(name: str, out: Path) -> Path:
 
 
 @contextmanager
-def nginx(corpus: Corpus, out: Path) -> Iterator[Served]:
+def nginx(corpus: Corpus, out: Path, workers: int = 1, cpus: str = SERVER_CPU) -> Iterator[Served]:
     port = free_port()
     (out / "nginx-tmp").mkdir(parents=True, exist_ok=True)
     conf = out / "nginx.conf"
-    conf.write_text(_NGINX_CONF.format(out=out, port=port, root=corpus.store_dir))
-    with serving("nginx", ["nginx", "-c", str(conf), "-g", "daemon off;"], port, "/health") as s:
+    conf.write_text(_NGINX_CONF.format(out=out, port=port, root=corpus.store_dir, workers=workers))
+    args = ["nginx", "-c", str(conf), "-g", "daemon off;"]
+    with serving("nginx", args, port, "/health", cpus=cpus) as s:
         yield s
 
 
