@@ -93,6 +93,11 @@ class _Run:
     gate: Gate | None = None
     statused: frozenset[str] = frozenset()  # projects with a local status record
     taken_down: list[File] = dataclasses.field(default_factory=list)  # blobs to delete now
+    # Files in flight: ``concurrency`` on the network, as many again being flushed to the
+    # store (a slot is given back once a body is read), so memory stays bounded.
+    fetching: anyio.CapacityLimiter = dataclasses.field(
+        default_factory=lambda: anyio.CapacityLimiter(16)
+    )
 
 
 async def _read_json(store: BlobStore, path: str) -> dict[str, Any] | None:
@@ -116,9 +121,10 @@ async def _fetch_all(run: _Run, plan: ProjectPlan) -> list[File]:
 
     async def _one(wanted: Any) -> None:
         try:
-            file, downloaded = await fetch_file(
-                run.store, run.upstream, wanted, lambda n: run.progress.advance(nbytes=n)
-            )
+            async with run.fetching:
+                file, downloaded = await fetch_file(
+                    run.store, run.upstream, wanted, lambda n: run.progress.advance(nbytes=n)
+                )
         except MirrorError as e:
             run.report.failed.append(f"{wanted.upstream.filename}: {e}")
             return
@@ -414,6 +420,7 @@ async def run_sync(
             progress or Progress(),
             previous,
             allow_mass_removal,
+            fetching=anyio.CapacityLimiter(2 * config.concurrency),
         )
         gating: dict[str, Any] = {"now": run.now, "report": report, "client": client}
         try:

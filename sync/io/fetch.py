@@ -26,17 +26,27 @@ from blobpi.sync.io.upstream import RetryLater, Upstream
 __all__ = ["fetch_file"]
 
 
-async def _counted(
-    chunks: AsyncIterator[bytes], tick: Callable[[int], None]
-) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        tick(len(chunk))
-        yield chunk
+class _Body:
+    """The chunks of one download as they pass to the store, counted. A body of one chunk
+    (``_paced`` joins pieces up to ``CHUNK_SIZE``, so memory stays bounded) is kept as
+    ``whole``: a small wheel's METADATA is read from the bytes the store verified, not read
+    back from it (three worker-thread hops per wheel)."""
+
+    def __init__(self, tick: Callable[[int], None]) -> None:
+        self._tick = tick
+        self.whole: bytes | None = None
+
+    async def counted(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        self.whole = None  # a retried attempt starts again
+        first = True
+        async for chunk in chunks:
+            self._tick(len(chunk))
+            self.whole = chunk if first else None
+            first = False
+            yield chunk
 
 
-async def _download(
-    store: BlobStore, upstream: Upstream, wanted: Wanted, tick: Callable[[int], None]
-) -> int:
+async def _download(store: BlobStore, upstream: Upstream, wanted: Wanted, body: _Body) -> int:
     file, sha256 = wanted.upstream, wanted.upstream.sha256 or ""
     metadata = {
         "sha256": sha256,
@@ -49,7 +59,7 @@ async def _download(
             async with upstream.stream(file.url, file.size) as chunks:
                 info = await store.put(
                     wanted.path,
-                    _counted(chunks, tick),
+                    body.counted(chunks),
                     create_only=True,
                     sha256=sha256,
                     metadata=metadata,
@@ -64,6 +74,7 @@ async def _download(
         except BlobExists:
             # A concurrent sync (or another project's page naming the same path) stored it:
             # reused only when its verified sha256 is the one this page lists.
+            body.whole = None  # not the bytes this run stored: read back from the store
             return _same_bytes(await store.head(wanted.path), wanted)
 
     return await upstream.retrying(f"downloading {file.filename!r}", _attempt)
@@ -81,37 +92,46 @@ def _same_bytes(info: BlobInfo, wanted: Wanted) -> int:
     return info.size
 
 
-async def _wheel_metadata(store: BlobStore, path: str, filename: str, size: int) -> bytes:
-    """METADATA from the stored, verified wheel: ranged reads of its zip directory and that
-    one member, whatever the wheel's size."""
-    reader = io.BufferedReader(BlobReader(store, path, size))
+async def _wheel_metadata(
+    store: BlobStore, path: str, filename: str, size: int, whole: bytes | None
+) -> bytes:
+    """METADATA from the stored, verified wheel: ``whole``, the bytes this run stored (their
+    sha256 checked by the store before it published them), else ranged reads of its zip
+    directory and that one member, whatever the wheel's size."""
+    reader: io.BufferedIOBase
+    if whole is not None and len(whole) == size:
+        reader = io.BytesIO(whole)
+    else:
+        reader = io.BufferedReader(BlobReader(store, path, size))
     inspected = await anyio.to_thread.run_sync(inspect_distribution, filename, reader)
     return inspected.metadata
 
 
 async def _metadata(
-    store: BlobStore, upstream: Upstream, wanted: Wanted, size: int
+    store: BlobStore, upstream: Upstream, wanted: Wanted, size: int, whole: bytes | None
 ) -> dict[str, str]:
     """The ``.metadata`` sidecar is the wheel's own METADATA (PEP 658), read from the stored,
     verified wheel. The upstream's ``.metadata``, when it has one, must be the same bytes: one
     that differs would give resolvers a false dependency tree, so the file is refused."""
     file, path = wanted.upstream, metadata_path(wanted.path)
-    own = await _wheel_metadata(store, wanted.path, file.filename, size)
-    try:
-        blob = await store.get(path)
-        assert blob is not None
-        stored: bytes | None = blob.data
-    except BlobNotFound:
-        stored = None
+    own = await _wheel_metadata(store, wanted.path, file.filename, size, whole)
+    expected = file.core_metadata.get("sha256") if isinstance(file.core_metadata, dict) else None
+    # A page that lists the sha256 of its .metadata and ours hashes to it: theirs is the same
+    # bytes, so it is not fetched, and ours is written at once (an existing one is read only
+    # when the write finds it: a hop fewer than looking first). Otherwise (no hash listed:
+    # some upstreams serve .metadata files without saying so in the page) theirs is fetched
+    # and compared, unless one is stored already.
+    vouched = expected is not None and hashlib.sha256(own).hexdigest() == expected
+    stored: bytes | None = None
+    if not vouched:
+        try:
+            blob = await store.get(path)
+            assert blob is not None
+            stored = blob.data
+        except BlobNotFound:
+            stored = None
     if stored is None:
-        expected = (
-            file.core_metadata.get("sha256") if isinstance(file.core_metadata, dict) else None
-        )
-        # A page that lists the sha256 of its .metadata and ours hashes to it: theirs is the
-        # same bytes, so it is not fetched. Otherwise (no hash listed: some upstreams serve
-        # .metadata files without saying so in the page) theirs is fetched and compared.
-        same = expected is not None and hashlib.sha256(own).hexdigest() == expected
-        theirs = None if same else await upstream.small(metadata_url(file.url))
+        theirs = None if vouched else await upstream.small(metadata_url(file.url))
         if theirs is not None and expected and hashlib.sha256(theirs).hexdigest() != expected:
             raise UpstreamUnavailable(
                 f"the upstream's .metadata of {file.filename!r} does not match the sha256 its "
@@ -126,7 +146,7 @@ async def _metadata(
         try:
             await store.put(path, own, create_only=True, content_type="application/octet-stream")
         except BlobExists:
-            again = await store.get(path)  # written since we looked: checked as well
+            again = await store.get(path)  # written since we looked (or before): checked
             assert again is not None
             stored = again.data
     if stored is not None and stored != own:
@@ -160,13 +180,14 @@ async def fetch_file(
 ) -> tuple[File, int]:
     """Store one file (and its metadata); returns its page entry and the bytes downloaded."""
     file, sha256 = wanted.upstream, wanted.upstream.sha256
+    body = _Body(tick)
     try:
         size, downloaded = _same_bytes(await store.head(wanted.path), wanted), 0
     except BlobNotFound:
-        size = downloaded = await _download(store, upstream, wanted, tick)
+        size = downloaded = await _download(store, upstream, wanted, body)
     core: dict[str, str] | bool = False
     if file.filename.endswith(".whl"):
-        core = await _metadata(store, upstream, wanted, size)
+        core = await _metadata(store, upstream, wanted, size, body.whole)
     provenance = await _provenance(store, upstream, wanted)
     stored = File.stored(
         wanted.path,

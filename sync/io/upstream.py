@@ -170,9 +170,8 @@ class Upstream:
         """Run ``attempt`` until it succeeds, backing off on retryable failures."""
         for number in range(self.retries + 1):
             try:
-                async with self.limit:
-                    self.requests += 1
-                    return await attempt()
+                self.requests += 1
+                return await attempt()
             except (RetryLater, *RETRYABLE) as e:
                 untrusted = _untrusted_certificate(e)
                 if untrusted is not None:  # not worth a retry: the same certificate comes back
@@ -201,6 +200,25 @@ class Upstream:
             raise RetryLater(
                 f"HTTP {response.status_code}", retry_after(response.headers.get("retry-after"))
             )
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[Callable[[], None]]:
+        """One of the ``concurrency`` request slots, held while a request is on the wire. The
+        function it yields gives the slot back early: a download's body is whole (its
+        connection back in the pool) before the store flushes it to disk, and the next
+        request need not wait for that fsync."""
+        token = object()
+        await self.limit.acquire_on_behalf_of(token)
+        held = [token]
+
+        def release() -> None:
+            if held:
+                self.limit.release_on_behalf_of(held.pop())
+
+        try:
+            yield release
+        finally:
+            release()
 
     @contextlib.asynccontextmanager
     async def _open(
@@ -236,7 +254,7 @@ class Upstream:
         """One GET, retried; its whole body, refused the moment it passes ``limit``."""
 
         async def _attempt() -> _Answer:
-            async with self._open(url, what, headers) as response:
+            async with self._slot(), self._open(url, what, headers) as response:
                 self.check(response)
                 body = bytearray()
                 if response.status_code == 200:
@@ -312,18 +330,22 @@ class Upstream:
         """Stream one download in chunks; the caller retries (and counts) the whole transfer
         through ``retrying``. More bytes than the page's ``size`` (PEP 700) stop it."""
         what = f"downloading {_shown(url)}"
-        async with self._open(url, what) as response:
+        async with self._slot() as release, self._open(url, what) as response:
             self.check(response)
             if response.status_code != 200:
                 raise UpstreamUnavailable(
                     f"{what}: HTTP {response.status_code}: relock if the file is gone, else "
                     "check the upstream"
                 )
-            yield _paced(response.aiter_bytes(), size, self.timeout, what)
+            yield _paced(response.aiter_bytes(), size, self.timeout, what, release)
 
 
 async def _paced(
-    chunks: AsyncIterator[bytes], limit: int | None, timeout: float, what: str
+    chunks: AsyncIterator[bytes],
+    limit: int | None,
+    timeout: float,
+    what: str,
+    done: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[bytes]:
     """``chunks`` as they come off the network (decoded), in pieces of ``CHUNK_SIZE``; stopped
     the moment they pass ``limit`` bytes, or when they come slower than ``MIN_RATE`` once
@@ -349,6 +371,7 @@ async def _paced(
             yield b"".join(pieces)
             pieces.clear()
             pending = 0
+    done()  # the body is read: what is left is the consumer's
     if pieces:
         yield b"".join(pieces)
 
