@@ -4,16 +4,23 @@ read-only store is one line, never a traceback; partial files of killed writers 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
-from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.errors import (
+    BlobNotFound,
+    ConfigError,
+    HashMismatch,
+    StorageUnavailable,
+)
 from blobpi.mirror.store.local import STALE_TMP_SECONDS, LocalStore
 from tests.conftest import StoreSpec
 from tests.support.dists import build_wheel
@@ -144,3 +151,43 @@ def test_hygiene__writes_never_create_the_directory(tmp_path: Path) -> None:
     assert not (tmp_path / "typo").exists()
     anyio.run(store.ensure)  # the one way in
     anyio.run(lambda: store.put("state/x.json", b"{}"))
+
+
+def test_hygiene__a_write_leaves_no_partial_file_whether_it_succeeds_or_fails(
+    tmp_path: Path,
+) -> None:
+    """The local store opens its temporary file on the first chunk and closes and removes it
+    in the worker thread: nothing stays in ``.tmp`` after a streamed write, one from memory,
+    a refused hash, an empty body, or a stream that fails midway."""
+    store = LocalStore(tmp_path)
+    data = b"z" * 100_000
+
+    async def _chunks(fail: bool = False) -> AsyncIterator[bytes]:
+        yield data[:60_000]
+        if fail:
+            raise OSError(errno.EIO, "the network went away")
+        yield data[60_000:]
+
+    async def _empty() -> AsyncIterator[bytes]:
+        return
+        yield b""
+
+    async def _writes() -> None:
+        await store.ensure()
+        sha = hashlib.sha256(data).hexdigest()
+        assert (await store.put("a/streamed", _chunks(), sha256=sha)).size == len(data)
+        await store.put("a/whole", data, create_only=True)
+        with pytest.raises(HashMismatch):
+            await store.put("a/refused", _chunks(), sha256="0" * 64)
+        with pytest.raises(StorageUnavailable):
+            await store.put("a/cut", _chunks(fail=True))
+        assert (await store.put("a/empty", _empty())).size == 0
+        with pytest.raises(BlobNotFound):
+            await store.head("a/refused")
+        with pytest.raises(BlobNotFound):
+            await store.head("a/cut")
+
+    anyio.run(_writes)
+    assert (tmp_path / "a" / "streamed").read_bytes() == data
+    assert (tmp_path / "a" / "empty").read_bytes() == b""
+    assert list((tmp_path / ".tmp").iterdir()) == []

@@ -24,7 +24,7 @@ from blobpi.mirror.core.settings import Shard, SyncConfig
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.store.lease import hold_lease
 from blobpi.mirror.store.pages import read_project, read_projects
-from blobpi.mirror.store.protocol import BlobInfo, BlobStore, Data
+from blobpi.mirror.store.protocol import CHUNK_SIZE, BlobInfo, BlobStore, Data
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.io.apply import run_sync
 from blobpi.sync.io.report import CountingStore, Report
@@ -467,3 +467,35 @@ async def test_sync__a_removed_project_leaves_the_root_before_its_pages_go(
     assert report.ok and report.removed_projects == ["beta"]
     assert (await read_projects(store)).projects == ("alpha",)
     await check_invariants(store)
+
+
+async def test_sync__metadata_comes_from_the_stored_wheel_whatever_its_size(
+    store: BlobStore, world: World
+) -> None:
+    """A wheel of one chunk has its METADATA read from the bytes the store verified, a bigger
+    one by ranged reads of the stored blob: both the wheel's own bytes. A stored .metadata
+    that differs is refused even when the page vouches for ours (it is written at once,
+    and the one found in its place is compared)."""
+    big = world.upstream.add(
+        build_wheel(world.tmp / "big", "delta", "1.0", payload_bytes=CHUNK_SIZE + 100_000)
+    )
+    assert big.size > CHUNK_SIZE and big.metadata is not None
+    report = await _sync(store, world, "beta\ndelta")
+    assert report.ok, report.failed
+    small_dist = world.dists["beta-0.5-py3-none-any.whl"]
+    for name, dist in (("beta", small_dist), ("delta", big)):
+        wheel = (await _page(store, name)).files[0]
+        blob = await store.get(f"{wheel.blob_path}.metadata")
+        assert blob is not None and blob.data == dist.metadata
+        assert wheel.core_metadata == {"sha256": hashlib.sha256(blob.data).hexdigest()}
+    # The wheel and its page gone, another .metadata in its place: the next run refuses it.
+    wheel = (await _page(store, "beta")).files[0]
+    assert wheel.blob_path is not None
+    for fmt in Format:
+        with contextlib.suppress(BlobNotFound):  # the formats the store keeps a page in
+            await store.delete(page_path(canonicalize_name("beta"), fmt))
+    await store.delete(wheel.blob_path)
+    await store.put(f"{wheel.blob_path}.metadata", b"Metadata-Version: 2.1\nName: other\n")
+    report = await _sync(store, world, "beta\ndelta")
+    assert not report.ok
+    assert any("is stored but differs from the METADATA" in f for f in report.failed)

@@ -323,3 +323,22 @@ async def test_upstream__a_page_naming_an_unknown_charset_is_read_as_utf8() -> N
     async with client, upstream:
         got = await upstream.project("demo")
     assert got is not None and [f.filename for f in got.files] == ["demo-1.0.tar.gz"]
+
+
+async def test_upstream__a_download_gives_its_slot_back_once_its_body_is_read() -> None:
+    """The store flushes a file after its body is read: the next request need not wait for
+    that (one slot here, so a held one would deadlock the page read below)."""
+    recorder = Recorder(httpx.Response(200, content=b"x" * 5000), _json())
+    client = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
+    async with client, Upstream(BASE, client=client, concurrency=1) as upstream:
+        async with upstream.stream(BASE + "f.whl") as chunks:
+            assert upstream.limit.borrowed_tokens == 1
+            assert b"".join([c async for c in chunks]) == b"x" * 5000
+            assert upstream.limit.borrowed_tokens == 0
+            assert await upstream.project("demo") is not None
+        assert upstream.limit.borrowed_tokens == 0
+        with pytest.raises(UpstreamTooLarge):  # a failed body gives it back as well
+            async with upstream.stream(BASE + "f.whl", size=10) as chunks:
+                async for _ in chunks:
+                    pass
+        assert upstream.limit.borrowed_tokens == 0
