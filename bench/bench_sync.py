@@ -37,9 +37,31 @@ from tests.support.upstream import LocalUpstream  # noqa: E402
 
 BIN = Path(sys.executable).parent
 _DISTS = {".whl", ".gz"}
+_PACKAGES = ("mirror", "sync", "deploy")  # blobpi's own trees (an editable install runs them)
 BANDERSNATCH_VENV = Path(tempfile.gettempdir()) / "blobpi-bench-bandersnatch"
 RESULTS = ROOT / "bench" / "results"
-_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("BLOBPI_", "PIP_"))}
+# Both tools run from their compiled bytecode (``_compiled``), as installed by pip in the
+# image; a pycache prefix elsewhere would send both back to their sources.
+_ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith(("BLOBPI_", "PIP_")) and k != "PYTHONPYCACHEPREFIX"
+}
+
+
+def _compiled(python: Path | str, *trees: Path) -> None:
+    """Compile both tools' Python files once, before anything is timed. pip compiles what it
+    installs (the image's blobpi), but uv does not (bandersnatch's venv) and an editable
+    blobpi's own modules are compiled only when imported with bytecode writing on (this
+    machine sets PYTHONDONTWRITEBYTECODE): without this each run compiled a tool's sources
+    again, a third of the CPU of a no-op sync, unequally between the tools. Each tool's own
+    interpreter compiles its files (the bytecode is per Python version)."""
+    for tree in trees:
+        subprocess.run(
+            [str(python), "-m", "compileall", "-q", "-j", "0", str(tree)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def _bandersnatch() -> Path:
@@ -96,8 +118,8 @@ def _big_wheel(directory: Path, size: int) -> Path:
     return path
 
 
-def _run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MiB) of one process."""
+def _run(args: list[str], env: dict[str, str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds (user + system) of one process."""
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None
@@ -106,7 +128,8 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         sys.exit(f"{args[0]} failed ({process.returncode}):\n{output.decode()[-3000:]}")
-    return time.perf_counter() - started, usage.ru_maxrss // 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, usage.ru_maxrss // 1024, cpu
 
 
 def _blobpi(work: Path, upstream: LocalUpstream, names: list[str], tag: str) -> list[str]:
@@ -162,14 +185,19 @@ def _small_section(
             for tool, make in (("blobpi", _blobpi), ("bandersnatch", _bandersnatch_cmd)):
                 tag = f"{key}-{etags}-{attempt}"
                 command = make(work, upstream, names, tag)
-                first = _run(command, env=_ENV)[0]
-                noop = _run(command, env=_ENV)[0]
+                first, _, first_cpu = _run(command, env=_ENV)
+                noop, _, noop_cpu = _run(command, env=_ENV)
                 mirrored = [p for p in (work / f"{tool}-{tag}").rglob("*") if p.suffix in _DISTS]
                 if len(mirrored) != files:
                     sys.exit(f"{tool} mirrored {len(mirrored)} of {files} files")
                 times = found.setdefault(label, {}).setdefault(tool, [])
                 times += [first, noop]
-                print(f"{key:>8} {label:>10} {tool:>12}: first {first:6.2f}s  no-op {noop:5.2f}s")
+                cpu = found.setdefault(f"{label} cpu", {}).setdefault(tool, [])
+                cpu += [first_cpu, noop_cpu]
+                print(
+                    f"{key:>8} {label:>10} {tool:>12}: first {first:6.2f}s "
+                    f"(CPU {first_cpu:5.2f}s)  no-op {noop:5.2f}s (CPU {noop_cpu:5.2f}s)"
+                )
     upstream.etags = False
     return found
 
@@ -187,8 +215,9 @@ def _ratio(theirs: list[float], ours: list[float]) -> str:
 
 def _table(small: dict[str, Any], noops: dict[str, Any], big: dict[str, Any]) -> list[str]:
     rows = [
-        "| measure | upstream | blobpi | bandersnatch | bandersnatch / blobpi |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| measure | upstream | blobpi | bandersnatch | bandersnatch / blobpi | CPU s, blobpi "
+        "/ bandersnatch (user + sys) |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for what, section, index in (
         (f"first sync, {small['projects']} projects", small, 0),
@@ -196,16 +225,22 @@ def _table(small: dict[str, Any], noops: dict[str, Any], big: dict[str, Any]) ->
         (f"no-op resync, {noops['projects']} projects", noops, 1),
     ):
         for label, tools in section["times"].items():
+            if label.endswith(" cpu"):
+                continue
             ours, theirs = tools["blobpi"][index::2], tools["bandersnatch"][index::2]
+            cpu = section["times"][f"{label} cpu"]
+            cpu_ours, cpu_theirs = cpu["blobpi"][index::2], cpu["bandersnatch"][index::2]
             rows.append(
                 f"| {what} | {label} | {_spread(ours)} | {_spread(theirs)} | "
-                f"{_ratio(theirs, ours)} |"
+                f"{_ratio(theirs, ours)} | {statistics.median(cpu_ours):.2f} / "
+                f"{statistics.median(cpu_theirs):.2f} |"
             )
     ours, theirs = big["blobpi"], big["bandersnatch"]
     rows.append(
         f"| {big['gib']:g} GiB wheel | no ETags | {_rate(ours)} | {_rate(theirs)} | "
         f"{statistics.median(ours['mib_s']) / statistics.median(theirs['mib_s']):.2f}x "
-        "(MiB/s, blobpi / bandersnatch) |"
+        f"(MiB/s, blobpi / bandersnatch) | {statistics.median(ours['cpu_s']):.2f} / "
+        f"{statistics.median(theirs['cpu_s']):.2f} |"
     )
     return rows
 
@@ -233,7 +268,9 @@ def main() -> None:
     parser.add_argument("--big-gib", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    _bandersnatch()
+    exe = _bandersnatch()
+    _compiled(exe.parent / "python", exe.parents[1] / "lib")
+    _compiled(sys.executable, BIN.parent / "lib", *(ROOT / p for p in _PACKAGES))
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, LocalUpstream.start() as upstream:
         work = Path(tmp)
@@ -261,12 +298,17 @@ def main() -> None:
         big: dict[str, Any] = {"gib": args.big_gib}
         for attempt in range(args.repeat):
             for tool, make in (("blobpi", _blobpi), ("bandersnatch", _bandersnatch_cmd)):
-                seconds, rss = _run(make(work, upstream, ["bigpkg"], f"big{attempt}"), _ENV)
+                command = make(work, upstream, ["bigpkg"], f"big{attempt}")
+                seconds, rss, cpu_s = _run(command, _ENV)
                 rate = size / seconds / 1024**2
-                runs = big.setdefault(tool, {"mib_s": [], "rss_mib": []})
+                runs = big.setdefault(tool, {"mib_s": [], "rss_mib": [], "cpu_s": []})
                 runs["mib_s"].append(round(rate))
                 runs["rss_mib"].append(rss)
-                print(f"{tool:>12}: {seconds:6.1f}s ({rate:.0f} MiB/s), peak RSS {rss} MiB")
+                runs["cpu_s"].append(round(cpu_s, 2))
+                print(
+                    f"{tool:>12}: {seconds:6.1f}s ({rate:.0f} MiB/s), peak RSS {rss} MiB, "
+                    f"CPU {cpu_s:.1f}s"
+                )
                 for path in (work / f"{tool}-big{attempt}").rglob(big_wheel.name):
                     path.unlink()  # free the disk before the next run
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -274,8 +316,9 @@ def main() -> None:
     head = (
         f"Sync benchmark {stamp}: blobpi sync (local directory) and bandersnatch "
         f"(allowlist_project), 8 workers each, on one local upstream; median (min-max) of "
-        f"{args.repeat} fresh mirrors each, the tools alternating; load average "
-        f"{load_before:.2f} before, {load_after:.2f} after (2 shared cores)."
+        f"{args.repeat} fresh mirrors each, the tools alternating, both from compiled "
+        f"bytecode; load average {load_before:.2f} before, {load_after:.2f} after (2 shared "
+        "cores)."
     )
     lines = [head, "", *_table(small, noops, big), ""]
     print("\n".join(lines))
