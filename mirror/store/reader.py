@@ -76,4 +76,5 @@ class BlobReader(io.RawIOBase):
         with anyio.CancelScope(shield=True):  # a cancel that lands after the check: see above
             self.fetches += 1
             _, chunks = await self._store.open(self._path, start=start, length=length)
-            return b"".join([chunk async for chunk in chunks])
+            data = b"".join([chunk async for chunk in chunks])
+        return data

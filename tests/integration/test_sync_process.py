@@ -128,6 +128,44 @@ def test_sync_process__ctrl_c_or_sigterm_stops_cleanly(
         assert _verify_served(storage) == {fast.filename, slow.filename}
 
 
+def test_sync_process__sigterm_before_the_sync_starts_ends_in_one_line(tmp_path: Path) -> None:
+    """A stop while the command starts up (here: reading an allow-list from a pipe, before
+    the sync's own signal handling) ends with the same line and status, not a silent kill."""
+    fifo = tmp_path / "allowlist.txt"
+    os.mkfifo(fifo)
+    command = [
+        str(BIN / "blobpi"),
+        "sync",
+        "--allowlist",
+        str(fifo),
+        "--storage",
+        str(tmp_path / "data"),
+    ]
+    env = client_env({"BLOBPI_UPSTREAM": "http://127.0.0.1:9/simple/"})
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+
+        def _reading() -> bool:  # a writer can open the pipe once its reader has
+            try:
+                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                return False
+            writers.append(writer)
+            return True
+
+        writers: list[int] = []
+        wait_until(_reading, what="blobpi reading the allow-list")
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)  # generous: it stops at once
+    finally:
+        process.kill()
+        process.communicate()
+        for writer in writers:
+            os.close(writer)
+    assert (process.returncode, stderr) == (143, "blobpi: interrupted (SIGTERM)\n")
+    assert not (tmp_path / "data").exists()
+
+
 def test_sync_process__bad_input_ends_in_one_line(tmp_path: Path) -> None:
     env = client_env(
         {"BLOBPI_STORAGE": str(tmp_path / "data"), "BLOBPI_UPSTREAM": "http://127.0.0.1:9/simple/"}
