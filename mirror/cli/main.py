@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 
 from blobpi.mirror.cli.examples import EXAMPLES
-from blobpi.mirror.cli.interrupt import Interrupted
+from blobpi.mirror.cli.interrupt import Interrupted, stop_on_sigterm
 from blobpi.mirror.cli.logs import configure_logging
 from blobpi.mirror.core.errors import MirrorError
 from blobpi.mirror.settings import load_settings
@@ -125,9 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    args = _parse(build_parser(), argv)
-    configure_logging(args.verbose)
+    with stop_on_sigterm():
+        return _main(argv, environ)
+
+
+def _main(argv: Sequence[str] | None, environ: Mapping[str, str] | None) -> int:
     try:
+        args = _parse(build_parser(), argv)
+        configure_logging(args.verbose)
         flags = {field: getattr(args, dest, None) for dest, field in _FLAGS.items()}
         settings = load_settings(environ, config=getattr(args, "config", None), **flags)
         _log.debug(
@@ -143,10 +148,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"blobpi: error: {e}", file=sys.stderr)
         return 1
     except Interrupted as e:
-        print(
-            "blobpi: interrupted" + (f" ({e})" if e.signum != signal.SIGINT else ""),
-            file=sys.stderr,
-        )
+        print(e.message, file=sys.stderr)
         return 128 + e.signum
     except KeyboardInterrupt:
         print("blobpi: interrupted", file=sys.stderr)

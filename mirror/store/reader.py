@@ -5,6 +5,13 @@ member's offset, so ``zipfile`` over this reader costs a few ranged reads of a 1
 not a second pass over all of it (profiled: the copy took a sixth of mirroring one). The
 reader is synchronous, for a parser running in an anyio worker thread: each read that misses
 its window hops to the event loop (``anyio.from_thread``) for one ranged ``store.open``.
+
+A stopped command (``cli/interrupt.py`` cancels its scope) must not hang in that hop. anyio
+runs the hop's task in the caller's cancel scope, and a task that joins a scope after its
+cancellation was delivered is never cancelled: anyio's ``checkpoint_if_cancelled`` then spins
+on ``sleep(0)`` forever while the thread waits for it and the caller (shielded: a worker thread
+cannot be abandoned) waits for the thread. So the reader stops at its next read once the
+scope is cancelled, and the hop itself is shielded: it is one bounded ranged read.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import anyio
 import anyio.from_thread
 
 from blobpi.mirror.store.protocol import CHUNK_SIZE, BlobStore
@@ -56,6 +64,7 @@ class BlobReader(io.RawIOBase):
         offset = self._position - self._window_start
         if offset < 0 or offset + want > len(self._window):
             length = min(max(want, WINDOW), self._size - self._position)
+            anyio.from_thread.check_cancelled()  # raises the cancellation of a stopped command
             self._window = anyio.from_thread.run(self._fetch, self._position, length)
             self._window_start, offset = self._position, 0
             want = min(want, len(self._window))  # a blob cut since its size was read
@@ -64,6 +73,8 @@ class BlobReader(io.RawIOBase):
         return want
 
     async def _fetch(self, start: int, length: int) -> bytes:
-        self.fetches += 1
-        _, chunks = await self._store.open(self._path, start=start, length=length)
-        return b"".join([chunk async for chunk in chunks])
+        with anyio.CancelScope(shield=True):  # a cancel that lands after the check: see above
+            self.fetches += 1
+            _, chunks = await self._store.open(self._path, start=start, length=length)
+            data = b"".join([chunk async for chunk in chunks])
+        return data

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import anyio
 import pytest
 
-from blobpi.mirror.cli.interrupt import Interrupted, run_until_signalled
+from blobpi.mirror.cli.interrupt import GRACE, Interrupted, run_until_signalled
 from blobpi.mirror.core.errors import MirrorError
 
 
@@ -48,3 +50,32 @@ def test_run_until_signalled__a_job_that_swallows_one_cancellation_still_stops(
         run_until_signalled(stubborn)
     assert stopped.value.signum == signum
     assert attempts == [0, 1]
+
+
+_BLOCKED = """
+import threading
+import anyio.to_thread
+from blobpi.mirror.cli.interrupt import run_until_signalled
+
+async def job() -> None:
+    print("started", flush=True)
+    await anyio.to_thread.run_sync(threading.Event().wait)  # a call no cancellation ends
+
+run_until_signalled(job)
+"""
+
+
+def test_run_until_signalled__a_thread_that_never_returns_cannot_keep_the_process() -> None:
+    """A worker thread the stop cannot reach: after ``GRACE`` seconds the process exits with
+    the stop's status and line anyway (the loop would wait for the thread forever)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _BLOCKED], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "started\n"
+        child.send_signal(signal.SIGTERM)
+        _, stderr = child.communicate(timeout=GRACE + 60)  # generous: GRACE, or never
+    finally:
+        child.kill()
+        child.communicate()
+    assert (child.returncode, stderr) == (128 + signal.SIGTERM, "blobpi: interrupted (SIGTERM)\n")
