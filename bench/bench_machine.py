@@ -14,8 +14,6 @@ the absolute figures are low for everyone; the ratios are the point. Results:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -29,10 +27,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_server import GZ, JSON, OUT, RESULTS, _file_urls  # noqa: E402
+from bench.bench_server import GZ, JSON, OUT, _file_urls  # noqa: E402
 from bench.corpus import Corpus, build  # noqa: E402
 from bench.load import MACHINE, Result, Served, free_port, serving  # noqa: E402
 from bench.peers import nginx  # noqa: E402
+from bench.recording import save, stamp  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CORES = len(MACHINE.split(","))
@@ -99,12 +98,11 @@ def _report(
     load_after: tuple[float, float, float],
     seconds: int,
 ) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    when = stamp()
     names = list(table)
     limit = table[names[-1]]  # nginx
     lines = [
-        f"Machine benchmark {stamp}: servers and wrk -t2 -c{CONNECTIONS} -d{seconds}s sharing "
+        f"Machine benchmark {when}: servers and wrk -t2 -c{CONNECTIONS} -d{seconds}s sharing "
         f"cores {MACHINE}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after. "
         "Cells: req/s (and x nginx), server CPU ms per request (all its processes), p99.",
         "",
@@ -115,12 +113,12 @@ def _report(
         cells = [_cell(table[n][row], limit[row] if n != names[-1] else None) for n in names]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    (RESULTS / f"machine-{stamp}.md").write_text(text)
     raw = {n: {r: vars(v) for r, v in rows.items()} for n, rows in table.items()}
-    (RESULTS / f"machine-{stamp}.json").write_text(
-        json.dumps(
-            {"load": [load_before, load_after], "seconds": seconds, "servers": raw}, indent=1
-        )
+    save(
+        "machine",
+        when,
+        {"load": [load_before, load_after], "seconds": seconds, "servers": raw},
+        text,
     )
     print(text)
 

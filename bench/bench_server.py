@@ -27,8 +27,6 @@ parameters and code are the same (``bench/corpus.py``).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import re
 import shutil
@@ -50,11 +48,11 @@ from bench.azurite import corpus_on_azurite  # noqa: E402
 from bench.corpus import PROJECTS, Corpus, build  # noqa: E402
 from bench.load import WRK_TIMEOUT, Result, Served, free_port, serving  # noqa: E402
 from bench.peers import PEERS, nginx, peer_python  # noqa: E402
+from bench.recording import save, stamp  # noqa: E402
 from bench.resolve import RESOLVE_ROWS, RESOLVE_RUNS, Resolved, seconds_cell  # noqa: E402
 from bench.resolve import resolves as resolves_of  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-RESULTS = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
 JSON, HTML = "application/vnd.pypi.simple.v1+json", "text/html"
 GZ = {"Accept-Encoding": "gzip"}
@@ -319,11 +317,10 @@ def _report(
     load_after: tuple[float, float, float],
     seconds: int,
 ) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    when = stamp()
     names = list(table)
     lines = [
-        f"Server benchmark {stamp}: each server alone on core 0, wrk -t2 -c32 -d{seconds}s on "
+        f"Server benchmark {when}: each server alone on core 0, wrk -t2 -c32 -d{seconds}s on "
         f"core 1; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after. "
         "Cells: req/s (MB/s for downloads), server CPU ms per request, p50 / p99; resolves: "
         f"wall time of the client on core 1, no cache, fastest of {RESOLVE_RUNS['uv']} uv "
@@ -339,14 +336,14 @@ def _report(
         cells = [seconds_cell(resolves.get(n, {}).get(client), limit.get(client)) for n in names]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
-    (RESULTS / f"server-{stamp}.md").write_text(text)
     raw = {n: {r: (vars(v) if v else None) for r, v in rows.items()} for n, rows in table.items()}
     for name, found in resolves.items():
         raw[name] |= {RESOLVE_ROWS[c]: vars(r) for c, r in found.items()}
-    (RESULTS / f"server-{stamp}.json").write_text(
-        json.dumps(
-            {"load": [load_before, load_after], "seconds": seconds, "servers": raw}, indent=1
-        )
+    save(
+        "server",
+        when,
+        {"load": [load_before, load_after], "seconds": seconds, "servers": raw},
+        text,
     )
     print(text)
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime as dt
 import hashlib
-import json
 import os
 import statistics
 import subprocess
@@ -32,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.recording import save, stamp  # noqa: E402
 from tests.support.dists import build_sdist, build_wheel  # noqa: E402
 from tests.support.upstream import LocalUpstream  # noqa: E402
 
@@ -39,7 +38,6 @@ BIN = Path(sys.executable).parent
 _DISTS = {".whl", ".gz"}
 _PACKAGES = ("mirror", "sync", "deploy")  # blobpi's own trees (an editable install runs them)
 BANDERSNATCH_VENV = Path(tempfile.gettempdir()) / "blobpi-bench-bandersnatch"
-RESULTS = ROOT / "bench" / "results"
 # Both tools run from their compiled bytecode (``_compiled``), as installed by pip in the
 # image; a pycache prefix elsewhere would send both back to their sources.
 _ENV = {
@@ -311,10 +309,10 @@ def main() -> None:
                 )
                 for path in (work / f"{tool}-big{attempt}").rglob(big_wheel.name):
                     path.unlink()  # free the disk before the next run
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    when = stamp()
     load_after = os.getloadavg()[0]
     head = (
-        f"Sync benchmark {stamp}: blobpi sync (local directory) and bandersnatch "
+        f"Sync benchmark {when}: blobpi sync (local directory) and bandersnatch "
         f"(allowlist_project), 8 workers each, on one local upstream; median (min-max) of "
         f"{args.repeat} fresh mirrors each, the tools alternating, both from compiled "
         f"bytecode; load average {load_before:.2f} before, {load_after:.2f} after (2 shared "
@@ -322,10 +320,8 @@ def main() -> None:
     )
     lines = [head, "", *_table(small, noops, big), ""]
     print("\n".join(lines))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"sync-{stamp}.md").write_text("\n".join(lines))
     record = {"small": small, "noop": noops, "big": big, "load": [load_before, load_after]}
-    (RESULTS / f"sync-{stamp}.json").write_text(json.dumps(record, indent=1) + "\n")
+    save("sync", when, record, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,6 @@ the time is linear in N. Prints files/s for each N; results in bench/results/.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -20,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.recording import save, stamp  # noqa: E402
 from tests.support.dists import build_wheel  # noqa: E402
 
 BIN = Path(sys.executable).parent
-RESULTS = ROOT / "bench" / "results"
 
 
 def _upload(files: int, tmp: Path) -> dict[str, float]:
@@ -48,10 +46,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             rows.append(_upload(files, Path(tmp)))
         print(f"blobpi upload, {files} files of one project: {rows[-1]}", flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    record = {"load": os.getloadavg(), "upload": rows}
-    (RESULTS / f"writes-{stamp}.json").write_text(json.dumps(record, indent=1))
+    save("writes", stamp(), {"load": os.getloadavg(), "upload": rows})
 
 
 if __name__ == "__main__":

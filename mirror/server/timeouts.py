@@ -33,9 +33,10 @@ __all__ = ["MIN_BODY_RATE", "BodyTimeoutMiddleware", "header_deadline_protocol"]
 MIN_BODY_RATE = 64 * 1024  # bytes per second a declared body must average, after the slack
 
 
-class _HeaderDeadline:
-    """Mixed into a uvicorn HTTP protocol: a timer armed while the peer owes a request's head
-    (from the connection, or from the first byte of a request), cancelled once it is complete.
+class _HeaderDeadline(asyncio.Protocol):
+    """Mixed in before a uvicorn HTTP protocol: a timer armed while the peer owes a request's
+    head (from the connection, or from the first byte of a request), cancelled once it is
+    complete; the subclass says when a head is owed (``_owes_head``).
 
     Checked after each ``data_received``, not per parser callback, so a head that arrives in
     one piece (nearly all) arms nothing."""
@@ -47,6 +48,19 @@ class _HeaderDeadline:
 
     def _owes_head(self) -> bool:
         raise NotImplementedError
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._header_timer = None
+        super().connection_made(transport)
+        self._watch_headers()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
 
     def _watch_headers(self) -> None:
         if self._owes_head() and not self.transport.is_closing():
@@ -73,19 +87,6 @@ class _H11HeaderDeadline(_HeaderDeadline, H11Protocol):
     def _owes_head(self) -> bool:
         return self.conn.their_state is h11.IDLE
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._header_timer = None
-        super().connection_made(transport)
-        self._watch_headers()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        self._watch_headers()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_header_timer()
-        super().connection_lost(exc)
-
 
 def _httptools_protocol() -> type[asyncio.Protocol] | None:
     """The deadline on uvicorn's httptools protocol (about 5x less CPU per request than h11),
@@ -104,11 +105,6 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
         def _owes_head(self) -> bool:
             return self._head_owed
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            self._header_timer = None
-            super().connection_made(transport)
-            self._watch_headers()
-
         def on_message_begin(self) -> None:
             self._head_owed = True
             super().on_message_begin()
@@ -121,14 +117,6 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
             # Idle between requests: uvicorn's keep-alive timeout closes the connection then.
             self._head_owed = False
             super().on_response_complete()
-
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            self._watch_headers()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._cancel_header_timer()
-            super().connection_lost(exc)
 
     return _HttpToolsHeaderDeadline
 
