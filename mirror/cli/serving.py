@@ -59,9 +59,16 @@ def ready_lines(settings: Settings) -> list[str]:
             return "NAME"  # the server reports storage trouble itself, on /health/ready
         return projects[0] if projects else "NAME"
 
+    install = f"pip install --index-url {url} {anyio.run(_first_project)}"
+    if not settings.server.allows_anonymous_read:  # the line must work as pasted
+        token_url = url.replace("http://", "http://__token__:$READ_TOKEN@", 1)
+        install = (
+            f"pip install --index-url {token_url} {install.rsplit(' ', 1)[1]} "
+            "(a read token: blobpi token create --scope read)"
+        )
     return [
         f"blobpi: serving {url} (status page: {url.removesuffix('simple/')})",
-        f"blobpi: pip install --index-url {url} {anyio.run(_first_project)}",
+        f"blobpi: {install}",
     ]
 
 
@@ -81,13 +88,13 @@ class _Server(uvicorn.Server):
 
 def serve(settings: Settings) -> None:
     """Serve until interrupted, on ``settings.server.host``:``port``."""
-    check_port_free(settings.server.host, settings.server.port)
+    if settings.server.http_server == "uvicorn" and settings.server.workers != 1:
+        raise ConfigError(
+            f"--workers {settings.server.workers} needs --server granian: blobpi runs "
+            "uvicorn as one process (run replicas for more)"
+        )
+    check_port_free(settings.server.host, settings.server.port)  # after what needs no socket
     if settings.server.http_server == "uvicorn":
-        if settings.server.workers != 1:
-            raise ConfigError(
-                f"--workers {settings.server.workers} needs --server granian: blobpi runs "
-                "uvicorn as one process (run replicas for more)"
-            )
         _uvicorn(settings)
     else:
         _granian(settings)

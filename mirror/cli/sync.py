@@ -18,6 +18,7 @@ from typing import Any
 from blobpi.mirror.cli.index import add_storage_argument
 from blobpi.mirror.cli.interrupt import run_until_signalled
 from blobpi.mirror.core.errors import ConfigError
+from blobpi.mirror.core.origins import allow_hint, refused_on
 from blobpi.mirror.core.settings import Settings
 from blobpi.mirror.settings import with_upstream
 from blobpi.mirror.store.protocol import open_store, redact_url
@@ -146,6 +147,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
             f"cannot reach the upstream {redact_url(config.upstream)} ({count}): check "
             "--upstream / BLOBPI_UPSTREAM and the network, then rerun once it is reachable"
         ]
+    errors = _one_line_per_foreign_origin(errors, report.foreign)
     for message in dict.fromkeys(errors):  # one line per cause: a TLS failure hits every page
         print(f"blobpi: error: {message}", file=sys.stderr)
     for takedown in report.takedowns:  # loud on purpose: someone must look at these
@@ -158,6 +160,21 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(("dry run: " if args.dry_run else "") + report.summary())
     return 0 if report.ok else 1
+
+
+def _one_line_per_foreign_origin(errors: list[str], foreign: dict[str, int]) -> list[str]:
+    """Files refused for one origin are one cause: a files host not yet allowed refuses every
+    file. Two or more become one line (each is still in the report)."""
+    for origin in foreign:
+        refused = [m for m in errors if refused_on(origin) in m]
+        if len(refused) < 2:
+            continue
+        errors = [m for m in errors if m not in refused]
+        errors.append(
+            f"{len(refused)} files are on {origin}, not on an allowed origin: not fetched; "
+            f"{allow_hint(origin)}"
+        )
+    return errors
 
 
 def _entries(path: Path) -> list[Entry]:

@@ -192,6 +192,10 @@ class ForeignOrigin(UpstreamUnavailable):
     """A URL the upstream gave (a file, a redirect) is not on an allowed origin: refused
     before any request is sent, so a hostile page cannot make the sync read another host."""
 
+    def __init__(self, message: str, origin: str | None = None) -> None:
+        super().__init__(message)
+        self.origin = origin  # the refused URL's origin (no credentials), when it parsed
+
 
 class UpstreamTooLarge(UpstreamUnavailable):
     """A response went over its limit while streaming (counted on decoded bytes)."""

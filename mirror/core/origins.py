@@ -91,9 +91,9 @@ class Origins:
             raise ForeignOrigin(f"{what}: {e}: not fetched") from None
         if origin not in self.allowed:
             raise ForeignOrigin(
-                f"{what}: {_redacted(url)!r} is on {origin}, not on an allowed origin "
-                f"({', '.join(sorted(self.allowed))}): not fetched; if that host is the "
-                "upstream's own files host, list it in BLOBPI_UPSTREAM_ORIGINS"
+                f"{what}: {_redacted(url)!r} {refused_on(origin)} "
+                f"({', '.join(sorted(self.allowed))}): not fetched; {allow_hint(origin)}",
+                origin,
             )
 
     def scrub(self, text: str) -> str:
@@ -106,3 +106,18 @@ class Origins:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return text
+
+
+def refused_on(origin: str) -> str:
+    """How a refusal names the origin it refused (``ForeignOrigin``; the sync's summary of
+    many refusals finds them by it)."""
+    return f"is on {origin}, not on an allowed origin"
+
+
+def allow_hint(origin: str) -> str:
+    """The fix for a refused origin, ready to paste."""
+    return (
+        f"if {origin} is the upstream's own files host, allow it: "
+        f"BLOBPI_UPSTREAM_ORIGINS={origin} (python -m blobpi.sync.io.discover PROJECT lists "
+        "the hosts a project's page links files on)"
+    )

@@ -103,7 +103,8 @@ class LocalStore:
         if not self.root.is_dir():
             raise ConfigError(
                 f"the storage directory {str(self.root)!r} does not exist: check --storage, "
-                "or create the index with 'blobpi upload' or 'blobpi sync'"
+                "or create the index with 'blobpi upload' or 'blobpi sync' (or mkdir it, for "
+                "an index of private packages only)"
             )
 
     def _prepare(self) -> None:

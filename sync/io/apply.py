@@ -30,6 +30,7 @@ from packaging.version import Version
 from blobpi.mirror.core.errors import (
     BlobNotFound,
     ConfigError,
+    ForeignOrigin,
     MirrorError,
     OperationRefused,
     ProjectNotFound,
@@ -127,6 +128,8 @@ async def _fetch_all(run: _Run, plan: ProjectPlan) -> list[File]:
                 )
         except MirrorError as e:
             run.report.failed.append(f"{wanted.upstream.filename}: {e}")
+            if isinstance(e, ForeignOrigin) and e.origin:
+                run.report.foreign[e.origin] = run.report.foreign.get(e.origin, 0) + 1
             return
         fetched.append(file)
         run.progress.advance(files=1)

@@ -38,6 +38,7 @@ class Report:
     takedowns: list[str] = dataclasses.field(default_factory=list)
     plan: dict[str, Any] = dataclasses.field(default_factory=dict)  # --dry-run only
     unreachable: int = 0  # projects whose page failed because the upstream could not be reached
+    foreign: dict[str, int] = dataclasses.field(default_factory=dict)  # origin -> files refused
     bytes: int = 0
     requests: int = 0
     writes: int = 0

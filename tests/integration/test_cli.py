@@ -15,7 +15,10 @@ from tests.support.processes import BIN, client_env, run
     ("args", "message"),
     [
         (["serve", "--storage", "{tmp}/typo"], "the storage directory"),
-        (["serve", "--storage", "{tmp}", "--server", "uvicorn", "--workers", "2"], "granian"),
+        (
+            ["serve", "--storage", "{tmp}", "--server", "uvicorn", "--workers", "2"],
+            "granian",
+        ),  # whatever listens on the default port
         (["serve", "--storage", "{tmp}", "--workers", "0"], "--workers 0 is out of range"),
         (["upload", "{tmp}/missing.whl", "--storage", "{tmp}/data"], "is not a file"),
         (

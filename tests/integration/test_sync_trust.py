@@ -75,6 +75,9 @@ async def test_trust__file_on_another_host_is_never_fetched(
     report = await hostile.sync(store, "alpha\nbeta")
     assert hostile.internal.requests == []
     assert len(report.failed) == 1 and "not on an allowed origin" in report.failed[0]
+    internal = f"http://127.0.0.1:{hostile.internal.port}"
+    assert f"BLOBPI_UPSTREAM_ORIGINS={internal} " in report.failed[0]  # the fix, to paste
+    assert report.foreign == {internal: 1}
     assert BETA not in await check_invariants(store)
     assert "alpha-1.0-py3-none-any.whl" in await check_invariants(store)  # the rest is synced
 
