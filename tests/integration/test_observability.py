@@ -67,6 +67,24 @@ async def test_health__ready_on_an_empty_store(store: BlobStore) -> None:
             assert (response.status_code, response.text) == (200, "ok\n"), path
 
 
+async def test_health__not_ready_once_the_store_has_gone(tmp_path: Path) -> None:
+    """A directory moved away (or a container deleted) under a running server: not ready."""
+    data = tmp_path / "data"
+    data.mkdir()
+    settings = Settings(storage=str(data), server=ServerSettings(page_ttl=0))
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://blobpi") as http:
+            assert (await http.get("/health/ready")).status_code == 200  # empty: ready
+            data.rename(tmp_path / "moved")
+            gone = await http.get("/health/ready")
+            assert (gone.status_code, gone.text) == (503, "storage unavailable\n")
+            assert (await http.get("/health/live")).status_code == 200
+            (tmp_path / "moved").rename(data)
+            assert (await http.get("/health/ready")).status_code == 200
+
+
 async def test_metrics__labels_stay_bounded_whatever_clients_send(store: BlobStore) -> None:
     secret, _ = await add_token(store)
     async with serve(store) as http:
