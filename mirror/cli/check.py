@@ -12,6 +12,7 @@ Exit status: 0 when no check failed (warnings are reported, not failures), 1 oth
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from typing import Any
@@ -77,6 +78,7 @@ async def run_checks(settings: Settings, role: checks.Role, deep: bool) -> list[
                 if deep:
                     results.append(await container_checks.rehash(store, snap))
             results.append(await container_checks.leftovers(store))
+            results.append(await container_checks.last_sync(store, dt.datetime.now(dt.UTC)))
     return results
 
 

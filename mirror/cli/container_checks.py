@@ -1,26 +1,32 @@
 """The container checks of ``blobpi check``: pages against blobs (``core/consistency``),
-orphans, files interrupted writes left, and ``--deep`` re-hashing of every file."""
+orphans, files interrupted writes left, the last sync of each shard (its history record),
+and ``--deep`` re-hashing of every file."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
 
 import anyio
 from packaging.utils import NormalizedName
 
 from blobpi.mirror.cli.checks import Result, items
 from blobpi.mirror.core.consistency import Listed, compare
-from blobpi.mirror.core.layout import metadata_path, page_path
+from blobpi.mirror.core.errors import BlobNotFound
+from blobpi.mirror.core.history import SyncRun, latest, parse_runs
+from blobpi.mirror.core.layout import history_path, metadata_path, page_path
 from blobpi.mirror.core.model import ProjectList, ProjectPage
 from blobpi.mirror.core.negotiate import Format
 from blobpi.mirror.store.pages import read_project, read_projects
 from blobpi.mirror.store.protocol import BlobStore, blob_sha256
 from blobpi.mirror.store.records import read_record
 
-__all__ = ["Snapshot", "consistency", "leftovers", "rehash"]
+__all__ = ["Snapshot", "consistency", "last_sync", "leftovers", "rehash", "sync_health"]
 
 _LEFTOVER_AGE = 3600.0  # seconds: younger temporary files may be writes in flight
+_STALE = dt.timedelta(days=2)  # a scheduled sync that has not succeeded for this long
 
 
 @dataclasses.dataclass(slots=True)
@@ -84,6 +90,56 @@ def consistency(snap: Snapshot) -> list[Result]:
     else:
         results.append(Result("orphans", "ok", f"every blob is linked{pending}"))
     return results
+
+
+async def last_sync(store: BlobStore, now: dt.datetime) -> Result:
+    """How each shard's last sync went, from the history the sync keeps in ``state/``."""
+    try:
+        blob = await store.get(history_path())
+    except BlobNotFound:
+        return Result("last sync", "skip", "no sync has run here (an index of private packages)")
+    assert blob is not None
+    return sync_health(parse_runs(json.loads(blob.data)), now)
+
+
+def sync_health(runs: Sequence[SyncRun], now: dt.datetime) -> Result:
+    """Fail when a shard's last run failed (the container does not match its lock), warn
+    when a shard has not succeeded for ``_STALE`` (pure).
+
+    >>> now = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    >>> sync_health([SyncRun("1/1", now, ok=False, failures=("six: 404",))], now).status
+    'fail'
+    """
+    last, good = latest(runs), latest(runs, ok_only=True)
+    failed = [
+        f"{shard}: {', '.join(run.failures[:1]) or 'failed'}"
+        for shard, run in sorted(last.items())
+        if not run.ok
+    ]
+    if failed:
+        return Result(
+            "last sync",
+            "fail",
+            f"the last sync of {len(failed)} shard(s) failed: the container does not match "
+            "its lock",
+            "read the failures in state/report.json (blobpi sync prints them, one line per "
+            "cause), fix the cause, then rerun blobpi sync",
+            items(failed),
+        )
+    stale = [
+        f"{shard}: last success {run.finished:%Y-%m-%d %H:%M} UTC"
+        for shard, run in sorted(good.items())
+        if now - run.finished > _STALE
+    ]
+    if stale:
+        return Result(
+            "last sync",
+            "warn",
+            f"{len(stale)} shard(s) have not synced for over {_STALE.days} days",
+            "check that the scheduled sync job runs (its logs, its schedule)",
+            items(stale),
+        )
+    return Result("last sync", "ok", f"the last sync of every shard ({len(last)}) succeeded")
 
 
 async def leftovers(store: BlobStore) -> Result:

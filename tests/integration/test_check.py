@@ -3,6 +3,7 @@ healthy index passes; each kind of damage fails or warns with the file named and
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
@@ -17,6 +18,8 @@ from blobpi.mirror.core.layout import metadata_path
 from blobpi.mirror.ops.publish import publish
 from blobpi.mirror.store.pages import read_project
 from blobpi.mirror.store.protocol import BlobStore
+from blobpi.sync.io.history import record_run
+from blobpi.sync.io.report import Report
 from tests.conftest import StoreSpec
 from tests.support.dists import build_sdist, build_wheel
 from tests.support.upstream import LocalUpstream
@@ -175,4 +178,39 @@ def test_check__text_output_one_line_per_check_with_fixes(
     assert out[0].startswith("ok    storage: ")
     assert "warn  orphans: 1 blobs no page links" in out
     assert any(line.strip().startswith("fix: harmless") for line in out)
-    assert out[-1] == "7 checks: 3 ok, 1 warning, 0 failed, 3 skipped"
+    assert out[-1] == "8 checks: 3 ok, 1 warning, 0 failed, 4 skipped"
+
+
+def test_check__the_last_sync_of_each_shard(
+    store_spec: StoreSpec, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failed last run fails the check (the container does not match its lock), a shard
+    with no success for days warns, and a later success clears both."""
+    _fill(store_spec, tmp_path)
+    now = dt.datetime.now(dt.UTC)
+
+    async def _record(report: Report, when: dt.datetime, wrote: bool) -> None:
+        async with store_spec.open() as store:
+            assert await record_run(
+                store, report, "https://up.example/simple/", [], when, wrote=wrote
+            )
+
+    anyio.run(
+        _record, Report(shard="1/2", projects=2, added=["a"]), now - dt.timedelta(days=3), True
+    )
+    code, checks = _check(capsys, store_spec, "--role", "server")
+    assert (
+        checks["last sync"]["status"] == "warn"
+        and "1/2: last success" in checks["last sync"]["items"][0]
+    )
+    failed = Report(shard="2/2", failed=["six-1.0.tar.gz: 18 files are on https://f.example"])
+    anyio.run(_record, failed, now, False)
+    code, checks = _check(capsys, store_spec, "--role", "server")
+    assert code == 1 and checks["last sync"]["status"] == "fail"
+    assert checks["last sync"]["items"] == [
+        "2/2: six-1.0.tar.gz: 18 files are on https://f.example"
+    ]
+    for shard in ("1/2", "2/2"):
+        anyio.run(_record, Report(shard=shard, projects=1), now, True)
+    code, checks = _check(capsys, store_spec, "--role", "server")
+    assert code == 0 and checks["last sync"]["status"] == "ok", checks["last sync"]
