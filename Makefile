@@ -91,7 +91,7 @@ clean:
 
 # Servers on core 0, load on core 1; peers install into bench/out/peers/ (never committed)
 # while the corpus is written (once per set of parameters, cached in bench/out/); tables print
-# and land in bench/results/. About 14 minutes on 2 quiet cores from a clean clone, of which
+# and land in bench/results/. About 12 minutes on 2 quiet cores from a clean clone, of which
 # the venv and Azurite (installed side by side) are about 1.
 bench:
 	$(MAKE) -j2 venv azurite

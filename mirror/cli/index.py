@@ -33,7 +33,7 @@ def configure_parser(subparsers: Any) -> None:
         "--server",
         dest="http_server",
         choices=("uvicorn", "granian"),
-        help="the HTTP server under the app (default uvicorn; granian is faster)",
+        help="the HTTP server under the app (default uvicorn; granian uses less CPU a request)",
     )
     serve.add_argument(
         "--workers", type=int, help="server processes, granian only (default 1; about one a core)"
@@ -91,15 +91,20 @@ def _upload(args: argparse.Namespace, settings: Settings) -> int:
                 max_bytes=settings.server.max_upload_bytes,
                 shared_names=settings.shared_names,
             )
+            new = 0
             try:
                 for path in args.files:
                     with path.open("rb") as f:
                         result = await batch.add(path.name, f)
+                    new += result.created
                     verb = "uploaded" if result.created else "already present, unchanged:"
                     print(f"{verb} {path.name} (sha256 {result.file.sha256})")
             finally:  # each page once, with every file stored before any refusal
                 await batch.commit()
-            print(f"published {len(args.files)} file(s)")
+            present = len(args.files) - new
+            print(
+                f"published {new} new file(s)" + (f", {present} already present" if present else "")
+            )
 
     anyio.run(_run)
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.dists import build_sdist, build_wheel
 from tests.support.processes import BIN, client_env, run
 
 
@@ -135,3 +136,14 @@ def test_cli__an_unknown_flag_shows_the_subcommands_usage(args: list[str], usage
     assert result.returncode == 2
     assert result.stderr.startswith(usage)
     assert f"unrecognized arguments: {args[-2] if args[-1] == '9' else args[-1]}" in result.stderr
+
+
+def test_cli__upload_says_what_was_new(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "dist", "demo", "1.0")
+    sdist = build_sdist(tmp_path / "dist", "demo", "1.0")
+    upload = [str(BIN / "blobpi"), "upload", "--storage", str(tmp_path / "data")]
+    first = run([*upload, str(wheel)], env=client_env()).stdout.splitlines()
+    assert first[-1] == "published 1 new file(s)"
+    again = run([*upload, str(wheel), str(sdist)], env=client_env()).stdout.splitlines()
+    assert again[0].startswith(f"already present, unchanged: {wheel.name} (sha256 ")
+    assert again[-1] == "published 1 new file(s), 1 already present"
