@@ -23,6 +23,14 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
+# uvicorn logs its every line, "Started server process" included, on "uvicorn.error"
+_SHOWN_AS = {"uvicorn.error": "uvicorn"}
+
+
+def _logger(record: logging.LogRecord) -> str:
+    return _SHOWN_AS.get(record.name, record.name)
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields = getattr(record, "fields", None)
     return dict(fields) if isinstance(fields, dict) else {}
@@ -43,7 +51,7 @@ class JsonFormatter(logging.Formatter):
         line: dict[str, Any] = {
             "time": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
             "level": record.levelname.lower(),
-            "logger": record.name,
+            "logger": _logger(record),
             "message": record.getMessage(),
         }
         request_id = REQUEST_ID.get()
@@ -62,7 +70,7 @@ class TextFormatter(logging.Formatter):
         when = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         request_id = REQUEST_ID.get()
         tail = f" [{request_id}]" if request_id else ""
-        text = f"{when} {record.levelname.lower():<7} {record.name}: {record.getMessage()}{tail}"
+        text = f"{when} {record.levelname.lower():<7} {_logger(record)}: {record.getMessage()}{tail}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
