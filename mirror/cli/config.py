@@ -90,6 +90,13 @@ def _rows(settings: Settings, origins: Iterable[Origin]) -> list[dict[str, Any]]
     ]
 
 
+def _name(row: dict[str, Any]) -> str:
+    """A setting as the user writes it: its blobpi.toml key and its variable (the file
+    spells keys with dashes), or the one it has."""
+    spelled = [n for n in (row["file_key"], row["variable"]) if n]
+    return " / ".join(spelled) or str(row["setting"])
+
+
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     file = read_toml(args.config, settings.environ)
     rows = _rows(settings, explain_settings(settings.environ, file))
@@ -101,7 +108,8 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         f"# blobpi.toml: {_config_file(args, settings)}; a flag wins over a variable, a "
         "variable over the file, the file over the default"
     )
-    width = max(len(r["setting"]) for r in rows)
+    names = {r["setting"]: _name(r) for r in rows}
+    width = max(map(len, names.values()))
     values = min(40, max(len(r["value"]) for r in rows))
     for row in rows:
         where = {"environment": row["variable"], "blobpi.toml": f"blobpi.toml {row['file_key']}"}
@@ -112,5 +120,6 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
             if src != row["source"]
         ]
         overrides = f", overrides {', '.join(lost)}" if lost else ""
-        print(f"{row['setting']:<{width}}  {row['value']:<{values}}  from {source}{overrides}")
+        name = names[row["setting"]]
+        print(f"{name:<{width}}  {row['value']:<{values}}  from {source}{overrides}")
     return 0

@@ -53,7 +53,7 @@ def configure_parser(subparsers: Any) -> None:
     sync.add_argument(
         "--allow-mass-removal",
         action="store_true",
-        help="let this run remove more than max_removal_share of the projects",
+        help="let this run remove more than [sync] max-removal-share of the projects",
     )
     sync.add_argument("--report", type=Path, help="also write the JSON report to this file")
     sync.add_argument(

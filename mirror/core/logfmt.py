@@ -70,7 +70,9 @@ class TextFormatter(logging.Formatter):
         when = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         request_id = REQUEST_ID.get()
         tail = f" [{request_id}]" if request_id else ""
-        text = f"{when} {record.levelname.lower():<7} {_logger(record)}: {record.getMessage()}{tail}"
+        text = (
+            f"{when} {record.levelname.lower():<7} {_logger(record)}: {record.getMessage()}{tail}"
+        )
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text

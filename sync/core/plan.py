@@ -385,7 +385,8 @@ def removal_refused(removed: int, synced: int, config: SyncConfig) -> str | None
         return None
     return (
         f"this run would remove {removed} of {synced} projects from the index, more than "
-        f"max_removal_share = {config.max_removal_share:g}: check the allow-list "
+        f"{config.max_removal_share:g} of them ([sync] max-removal-share / "
+        f"BLOBPI_MAX_REMOVAL_SHARE): check the allow-list "
         f"{str(config.allowlist)!r} (cut short?); if you mean it, rerun with "
         "--allow-mass-removal; nothing was synced"
     )
