@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from blobpi.mirror.core.errors import (
+    BlobExists,
     BlobNotFound,
     ConfigError,
     HashMismatch,
@@ -190,4 +191,50 @@ def test_hygiene__a_write_leaves_no_partial_file_whether_it_succeeds_or_fails(
     anyio.run(_writes)
     assert (tmp_path / "a" / "streamed").read_bytes() == data
     assert (tmp_path / "a" / "empty").read_bytes() == b""
+    assert list((tmp_path / ".tmp").iterdir()) == []
+
+
+def test_hygiene__a_one_chunk_stream_is_written_in_one_hop_like_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream of one chunk (most files of a sync) is written in one worker-thread hop, as
+    bytes are, with the same guarantees: its bytes and metadata stored, its hash checked
+    (a mismatch stores nothing), write-once refused, nothing left in ``.tmp``; a stream of
+    more chunks still goes through the writer, in order."""
+    store = LocalStore(tmp_path)
+    data = b"w" * 50_000
+    sha = hashlib.sha256(data).hexdigest()
+    hops: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def _counted(function: object, *args: object, **kwargs: object) -> object:
+        hops.append(getattr(function, "__name__", "?"))
+        return await real(function, *args, **kwargs)  # type: ignore[arg-type]
+
+    async def _one(body: bytes) -> AsyncIterator[bytes]:
+        yield body
+
+    async def _three() -> AsyncIterator[bytes]:
+        for piece in (data[:10], data[10:20_000], data[20_000:]):
+            yield piece
+
+    async def _writes() -> None:
+        await store.ensure()
+        monkeypatch.setattr(anyio.to_thread, "run_sync", _counted)
+        info = await store.put("a/one", _one(data), sha256=sha, metadata={"origin": "mirror"})
+        assert (info.size, hops) == (len(data), ["_whole"])
+        assert (await store.head("a/one")).metadata["origin"] == "mirror"
+        with pytest.raises(HashMismatch):
+            await store.put("a/refused", _one(data), sha256="0" * 64)
+        with pytest.raises(BlobNotFound):
+            await store.head("a/refused")
+        with pytest.raises(BlobExists):
+            await store.put("a/one", _one(b"other"), create_only=True)
+        hops.clear()
+        assert (await store.put("a/three", _three(), sha256=sha)).size == len(data)
+        assert hops.count("_write") == 3 and hops[-1] == "_finish"
+
+    anyio.run(_writes)
+    assert (tmp_path / "a" / "one").read_bytes() == data
+    assert (tmp_path / "a" / "three").read_bytes() == data
     assert list((tmp_path / ".tmp").iterdir()) == []
