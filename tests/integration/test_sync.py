@@ -27,6 +27,7 @@ from blobpi.mirror.store.pages import read_project, read_projects
 from blobpi.mirror.store.protocol import CHUNK_SIZE, BlobInfo, BlobStore, Data
 from blobpi.sync.core.allowlist import parse_allowlist
 from blobpi.sync.io.apply import run_sync
+from blobpi.sync.io.fetch import INLINE_BYTES
 from blobpi.sync.io.report import CountingStore, Report
 from tests.support.dists import build_sdist, build_wheel
 from tests.support.invariants import check_invariants
@@ -472,18 +473,24 @@ async def test_sync__a_removed_project_leaves_the_root_before_its_pages_go(
 async def test_sync__metadata_comes_from_the_stored_wheel_whatever_its_size(
     store: BlobStore, world: World
 ) -> None:
-    """A wheel of one chunk has its METADATA read from the bytes the store verified, a bigger
-    one by ranged reads of the stored blob: both the wheel's own bytes. A stored .metadata
-    that differs is refused even when the page vouches for ours (it is written at once,
-    and the one found in its place is compared)."""
+    """A wheel of one chunk has its METADATA read from the bytes the store verified (on the
+    event loop up to ``INLINE_BYTES``, in a worker thread above), a bigger one by ranged
+    reads of the stored blob: all the wheel's own bytes. A stored .metadata that differs is
+    refused even when the page vouches for ours (it is written at once, and the one found
+    in its place is compared)."""
     big = world.upstream.add(
         build_wheel(world.tmp / "big", "delta", "1.0", payload_bytes=CHUNK_SIZE + 100_000)
     )
+    mid = world.upstream.add(
+        build_wheel(world.tmp / "mid", "epsilon", "1.0", payload_bytes=INLINE_BYTES + 50_000)
+    )
     assert big.size > CHUNK_SIZE and big.metadata is not None
-    report = await _sync(store, world, "beta\ndelta")
+    assert INLINE_BYTES < mid.size < CHUNK_SIZE and mid.metadata is not None
+    report = await _sync(store, world, "beta\ndelta\nepsilon")
     assert report.ok, report.failed
     small_dist = world.dists["beta-0.5-py3-none-any.whl"]
-    for name, dist in (("beta", small_dist), ("delta", big)):
+    assert small_dist.size <= INLINE_BYTES
+    for name, dist in (("beta", small_dist), ("delta", big), ("epsilon", mid)):
         wheel = (await _page(store, name)).files[0]
         blob = await store.get(f"{wheel.blob_path}.metadata")
         assert blob is not None and blob.data == dist.metadata
@@ -496,6 +503,6 @@ async def test_sync__metadata_comes_from_the_stored_wheel_whatever_its_size(
             await store.delete(page_path(canonicalize_name("beta"), fmt))
     await store.delete(wheel.blob_path)
     await store.put(f"{wheel.blob_path}.metadata", b"Metadata-Version: 2.1\nName: other\n")
-    report = await _sync(store, world, "beta\ndelta")
+    report = await _sync(store, world, "beta\ndelta\nepsilon")
     assert not report.ok
     assert any("is stored but differs from the METADATA" in f for f in report.failed)
