@@ -63,8 +63,7 @@ def ready_lines(settings: Settings) -> list[str]:
     if not settings.server.allows_anonymous_read:  # the line must work as pasted
         token_url = url.replace("http://", "http://__token__:$READ_TOKEN@", 1)
         install = (
-            f"pip install --index-url {token_url} {install.rsplit(' ', 1)[1]} "
-            "(a read token: blobpi token create --scope read)"
+            install.replace(url, token_url) + " (a read token: blobpi token create --scope read)"
         )
     return [
         f"blobpi: serving {url} (status page: {url.removesuffix('simple/')})",
