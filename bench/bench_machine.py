@@ -31,7 +31,8 @@ from bench.bench_server import GZ, JSON, OUT, _file_urls  # noqa: E402
 from bench.corpus import Corpus, build  # noqa: E402
 from bench.load import MACHINE, Result, Served, free_port, serving  # noqa: E402
 from bench.peers import nginx  # noqa: E402
-from bench.recording import save, stamp  # noqa: E402
+from bench.recording import save_servers, stamp  # noqa: E402
+from bench.recording import table as markdown  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CORES = len(MACHINE.split(","))
@@ -101,25 +102,18 @@ def _report(
     when = stamp()
     names = list(table)
     limit = table[names[-1]]  # nginx
-    lines = [
+    head = (
         f"Machine benchmark {when}: servers and wrk -t2 -c{CONNECTIONS} -d{seconds}s sharing "
         f"cores {MACHINE}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after. "
-        "Cells: req/s (and x nginx), server CPU ms per request (all its processes), p99.",
-        "",
-        "| row | " + " | ".join(names) + " |",
-        "| --- |" + " --- |" * len(names),
-    ]
-    for row, _, _ in ROWS:
-        cells = [_cell(table[n][row], limit[row] if n != names[-1] else None) for n in names]
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
-    raw = {n: {r: vars(v) for r, v in rows.items()} for n, rows in table.items()}
-    save(
-        "machine",
-        when,
-        {"load": [load_before, load_after], "seconds": seconds, "servers": raw},
-        text,
+        "Cells: req/s (and x nginx), server CPU ms per request (all its processes), p99."
     )
+    rows = [
+        (row, [_cell(table[n][row], limit[row] if n != names[-1] else None) for n in names])
+        for row, _, _ in ROWS
+    ]
+    text = markdown(head, names, rows)
+    raw = {n: {r: vars(v) for r, v in found.items()} for n, found in table.items()}
+    save_servers("machine", when, (load_before, load_after), seconds, raw, text)
     print(text)
 
 

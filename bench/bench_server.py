@@ -48,7 +48,8 @@ from bench.azurite import corpus_on_azurite  # noqa: E402
 from bench.corpus import PROJECTS, Corpus, build  # noqa: E402
 from bench.load import WRK_TIMEOUT, Result, Served, free_port, serving  # noqa: E402
 from bench.peers import PEERS, nginx, peer_python  # noqa: E402
-from bench.recording import save, stamp  # noqa: E402
+from bench.recording import save_servers, stamp  # noqa: E402
+from bench.recording import table as markdown  # noqa: E402
 from bench.resolve import RESOLVE_ROWS, RESOLVE_RUNS, Resolved, seconds_cell  # noqa: E402
 from bench.resolve import resolves as resolves_of  # noqa: E402
 
@@ -319,32 +320,23 @@ def _report(
 ) -> None:
     when = stamp()
     names = list(table)
-    lines = [
+    head = (
         f"Server benchmark {when}: each server alone on core 0, wrk -t2 -c32 -d{seconds}s on "
         f"core 1; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after. "
         "Cells: req/s (MB/s for downloads), server CPU ms per request, p50 / p99; resolves: "
         f"wall time of the client on core 1, no cache, fastest of {RESOLVE_RUNS['uv']} uv "
-        f"runs and {RESOLVE_RUNS['pip']} pip runs (1 for a peer), as a ratio to nginx's.",
-        "",
-        "| row | " + " | ".join(names) + " |",
-        "| --- |" + " --- |" * len(names),
-    ]
-    for row, _, _, _ in ROWS:
-        lines.append(f"| {row} | " + " | ".join(_cell(table[n].get(row)) for n in names) + " |")
+        f"runs and {RESOLVE_RUNS['pip']} pip runs (1 for a peer), as a ratio to nginx's."
+    )
+    rows = [(row, [_cell(table[n].get(row)) for n in names]) for row, _, _, _ in ROWS]
     limit = resolves.get("nginx", {})
     for client, row in RESOLVE_ROWS.items():
         cells = [seconds_cell(resolves.get(n, {}).get(client), limit.get(client)) for n in names]
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
-    raw = {n: {r: (vars(v) if v else None) for r, v in rows.items()} for n, rows in table.items()}
-    for name, found in resolves.items():
-        raw[name] |= {RESOLVE_ROWS[c]: vars(r) for c, r in found.items()}
-    save(
-        "server",
-        when,
-        {"load": [load_before, load_after], "seconds": seconds, "servers": raw},
-        text,
-    )
+        rows.append((row, cells))
+    text = markdown(head, names, rows)
+    raw = {n: {r: (vars(v) if v else None) for r, v in found.items()} for n, found in table.items()}
+    for name, done in resolves.items():
+        raw[name] |= {RESOLVE_ROWS[c]: vars(r) for c, r in done.items()}
+    save_servers("server", when, (load_before, load_after), seconds, raw, text)
     print(text)
 
 
