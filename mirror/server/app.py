@@ -231,10 +231,9 @@ async def ready(request: Request) -> Response:
     store, _ = _state(request)
     try:
         with anyio.fail_after(_READY_TIMEOUT):
-            try:
-                await store.head(page_path(None, Format.JSON))
-            except BlobNotFound:  # an empty index is ready; a store that has gone is not
-                await store.ensure(create=False)
+            await store.head(page_path(None, Format.JSON))
+    except BlobNotFound:
+        pass  # an empty index is ready (a store that has gone raises StorageUnavailable)
     except (MirrorError, TimeoutError):
         return PlainTextResponse("storage unavailable\n", status_code=503)
     return PlainTextResponse("ok\n")
