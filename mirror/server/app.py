@@ -231,9 +231,10 @@ async def ready(request: Request) -> Response:
     store, _ = _state(request)
     try:
         with anyio.fail_after(_READY_TIMEOUT):
-            await store.head(page_path(None, Format.JSON))
-    except BlobNotFound:
-        pass  # an empty index is ready (a store that has gone raises StorageUnavailable)
+            try:
+                await store.head(page_path(None, Format.JSON))
+            except BlobNotFound:  # an empty index is ready; a store that has gone is not
+                await store.ensure(create=False)
     except (MirrorError, TimeoutError):
         return PlainTextResponse("storage unavailable\n", status_code=503)
     return PlainTextResponse("ok\n")

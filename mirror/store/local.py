@@ -99,17 +99,6 @@ class LocalStore:
 
         await anyio.to_thread.run_sync(_mkdirs)
 
-    def _missing(self, path: str) -> Exception:
-        """What a read of an absent blob raises: ``BlobNotFound``, unless the store itself has
-        gone (its directory moved or deleted under a running server), which is not an empty
-        index but an unavailable one, as a deleted container is on Azure."""
-        if not self.root.is_dir():
-            return StorageUnavailable(
-                f"the storage directory {str(self.root)!r} has gone: put it back, or check "
-                "--storage"
-            )
-        return BlobNotFound(f"no blob {path!r} in {self.description}")
-
     def _require_root(self) -> None:
         if not self.root.is_dir():
             raise ConfigError(
@@ -151,7 +140,7 @@ class LocalStore:
         except (FileNotFoundError, NotADirectoryError):
             stat = None
         if stat is None or not stat_mode.S_ISREG(stat.st_mode):
-            raise self._missing(path)
+            raise BlobNotFound(f"no blob {path!r} in {self.description}")
         return self._info(path, stat)
 
     async def head(self, path: str) -> BlobInfo:
@@ -166,7 +155,7 @@ class LocalStore:
                         return None
                     return Blob(self._info(path, stat), f.read())
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                raise self._missing(path) from None
+                raise BlobNotFound(f"no blob {path!r} in {self.description}") from None
 
         return await anyio.to_thread.run_sync(_read)
 
@@ -177,7 +166,7 @@ class LocalStore:
             try:
                 fd = os.open(self._path(path), os.O_RDONLY)
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                raise self._missing(path) from None
+                raise BlobNotFound(f"no blob {path!r} in {self.description}") from None
             return self._info(path, os.fstat(fd)), fd
 
         info, fd = await anyio.to_thread.run_sync(_open)
@@ -413,7 +402,7 @@ class LocalStore:
                         raise PreconditionFailed(f"blob {path!r} changed before it was deleted")
                     target.unlink()
                 except FileNotFoundError:
-                    raise self._missing(path) from None
+                    raise BlobNotFound(f"no blob {path!r} in {self.description}") from None
                 self._meta_path(path).unlink(missing_ok=True)
 
         await anyio.to_thread.run_sync(_delete)
